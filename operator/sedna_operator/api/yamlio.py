@@ -1,0 +1,61 @@
+"""Reading manifests the way kubectl does.
+
+kubectl decodes YAML with Go's YAML library, which reads an unquoted ``02:00`` as the string
+"02:00". PyYAML follows YAML 1.1 and reads it as the base-60 integer 120, which would turn
+Sedna's own timer samples into numbers. The loader here keeps YAML 1.1's other rules but
+drops the base-60 forms, so a manifest means the same thing here as under kubectl.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["ManifestLoader", "load_manifests", "iter_manifest_files"]
+
+
+class ManifestLoader(yaml.SafeLoader):
+    """SafeLoader without sexagesimal integers and floats."""
+
+
+def _strip_sexagesimal() -> None:
+    resolvers: dict[str | None, list[tuple[str, re.Pattern[str]]]] = {}
+    for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items():
+        kept = []
+        for tag, regexp in entries:
+            if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+                pattern = regexp.pattern.replace("|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+", "")
+                pattern = pattern.replace("|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\\.[0-9_]*", "")
+                regexp = re.compile(pattern, re.X)
+            kept.append((tag, regexp))
+        resolvers[first] = kept
+    ManifestLoader.yaml_implicit_resolvers = resolvers
+
+
+_strip_sexagesimal()
+
+
+def load_manifests(text: str) -> list[dict[str, Any]]:
+    """Every non-empty document of a YAML stream; ``kind: List`` objects are flattened."""
+    docs: list[dict[str, Any]] = []
+    for doc in yaml.load_all(text, Loader=ManifestLoader):  # noqa: S506 - SafeLoader subclass
+        if doc is None:
+            continue
+        if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
+            docs.extend(doc["items"])
+        else:
+            docs.append(doc)
+    return docs
+
+
+def iter_manifest_files(paths: list[Path]) -> Iterator[Path]:
+    """Files named by ``paths``; directories give their ``*.yaml``/``*.yml``/``*.json`` files, sorted."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
+        else:
+            yield path

@@ -1,0 +1,1 @@
+"""Pure reconcilers, one module per kind, and the Plan contract they share."""

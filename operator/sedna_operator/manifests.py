@@ -1,0 +1,75 @@
+"""Loading and validating manifest files (pure apart from reading the files)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .api import KINDS, Resource, ResourceValidationError, load_manifests, parse_resource
+from .api.yamlio import iter_manifest_files
+
+__all__ = ["LoadResult", "load_files"]
+
+
+@dataclass
+class LoadResult:
+    resources: list[tuple[Path, Resource[Any, Any]]]
+    errors: list[str]
+    # Objects of other API groups (Secrets, ConfigMaps...) that a manifest may carry along.
+    foreign: list[tuple[Path, dict[str, Any]]]
+
+
+def load_files(paths: list[Path]) -> LoadResult:
+    """Parse every sedna.io object in ``paths``; collect, rather than raise, every error."""
+    result = LoadResult([], [], [])
+    for path in iter_manifest_files(paths):
+        try:
+            docs = load_manifests(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            result.errors.append(f"{path}: cannot read: {exc.strerror or exc}")
+            continue
+        except Exception as exc:  # yaml.YAMLError and friends: report, keep going
+            result.errors.append(f"{path}: not valid YAML: {exc}")
+            continue
+        for doc in docs:
+            if isinstance(doc, dict) and doc.get("apiVersion", "").split("/")[0] != "sedna.io":
+                result.foreign.append((path, doc))
+                continue
+            try:
+                result.resources.append((path, parse_resource(doc, source=str(path))))
+            except ResourceValidationError as exc:
+                result.errors.append(str(exc))
+    return result
+
+
+def summary_row(resource: Resource[Any, Any]) -> dict[str, str]:
+    """What ``sedna validate`` prints for one resource: its identity and where its workers go."""
+    info = KINDS[resource.kind]
+    return {
+        "kind": resource.kind,
+        "short": ",".join(info.short_names) or info.plural,
+        "name": resource.name,
+        "namespace": resource.namespace,
+        "workers": ", ".join(_workers(resource)),
+    }
+
+
+def _workers(resource: Resource[Any, Any]) -> list[str]:
+    spec = resource.spec
+    kind = resource.kind
+    if kind == "JointInferenceService":
+        return [f"edge@{spec.edge_worker.template.spec.node_name or '*'}", f"cloud@{spec.cloud_worker.template.spec.node_name or '*'}"]
+    if kind == "FederatedLearningJob":
+        out = [f"aggregation@{spec.aggregation_worker.template.spec.node_name or '*'}"]
+        out += [f"train[{w.dataset.name}]@{w.template.spec.node_name or '*'}" for w in spec.training_workers]
+        return out
+    if kind in ("IncrementalLearningJob", "LifelongLearningJob"):
+        return [
+            f"train@{spec.train_spec.template.spec.node_name or '*'}",
+            f"eval@{spec.eval_spec.template.spec.node_name or '*'}",
+            f"inference@{spec.deploy_spec.template.spec.node_name or '*'}",
+        ]
+    if kind == "Dataset":
+        return [f"lc@{spec.node_name}"]
+    return []
