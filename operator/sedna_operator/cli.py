@@ -97,6 +97,18 @@ def _mount_optional() -> None:
     # Components whose dependencies live in extras register their sub-commands only when
     # importable, so `sedna --help` stays true on a minimal install.
     try:
+        from .runtime.local.commands import register as register_local
+    except ImportError:
+        pass
+    else:
+        register_local(app)
+    try:
+        from .runtime.kubernetes.commands import register as register_kube
+    except ImportError:
+        pass
+    else:
+        register_kube(app)
+    try:
         from sedna_market.cli import app as kb_app
     except ImportError:
         return
