@@ -2,7 +2,12 @@
 
 from .base import Condition, KeyValue, ObjectMeta, PodTemplateSpec
 from .dataset import DatasetSpec, DatasetStatus, ModelSpec, ModelStatus
-from .federated_learning import FL_CONDITION_TYPES, FL_PHASES, FederatedLearningJobSpec, FederatedLearningJobStatus
+from .federated_learning import (
+    FL_CONDITION_TYPES,
+    FL_PHASES,
+    FederatedLearningJobSpec,
+    FederatedLearningJobStatus,
+)
 from .joint_inference import JI_CONDITION_TYPES, JointInferenceServiceSpec, JointInferenceServiceStatus
 from .learning import (
     LEARNING_CONDITION_TYPES,

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import AliasChoices, Field
 
-from .base import Condition, DatasetRef, ModelRef, PodTemplateSpec, ResourceName, SpecModel, StatusModel
+from .base import Condition, ModelRef, PodTemplateSpec, ResourceName, SpecModel, StatusModel
 from .joint_inference import HardExampleMining
 from .trigger import Trigger
 

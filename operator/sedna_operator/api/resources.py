@@ -53,7 +53,7 @@ class Resource(BaseModel, Generic[SpecT, StatusT]):
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    api_version: Literal["sedna.io/v1alpha1"] = Field(default=API_VERSION, alias="apiVersion")
+    api_version: Literal["sedna.io/v1alpha1"] = Field(default="sedna.io/v1alpha1", alias="apiVersion")
     kind: str
     metadata: ObjectMeta = Field(default_factory=ObjectMeta)
     spec: SpecT

@@ -20,6 +20,7 @@ __all__ = [
     "ObservedDataset",
     "ObservedModel",
     "WorkerReport",
+    "ObservedSecret",
     "Observation",
     "WorkerPlan",
     "ServicePlan",
@@ -77,6 +78,15 @@ class WorkerReport(_Data):
     sequence: int = 0
 
 
+class ObservedSecret(_Data):
+    """A Secret named by a ``credentialName``. ``annotations`` carry Sedna's ``s3-endpoint`` and
+    ``s3-usehttps``; ``data`` (decoded) is only needed when credentials are inlined."""
+
+    name: str
+    annotations: dict[str, str] = Field(default_factory=dict)
+    data: dict[str, str] = Field(default_factory=dict)
+
+
 class Observation(_Data):
     """Everything a reconciler may look at. ``now`` is passed in so reconcilers stay pure."""
 
@@ -89,6 +99,24 @@ class Observation(_Data):
     # Where workers reach the LC and the KB; runtimes fill these from their configuration.
     lc_server: str = "http://$(NODE_IP):9100"
     kb_server: str = "http://kb.sedna:9020"
+    # Additive fields (control-plane core): storage and LC hand-over.
+    secrets: dict[str, ObservedSecret] = Field(
+        default_factory=dict, description="Secrets named by credentialName fields, by name (optional)."
+    )
+    storage_initializer_image: str = Field(
+        default="kubeedge/sedna-storage-initializer:v0.3.0",
+        description="Image of the init container that downloads remote (http, https, s3) URLs.",
+    )
+    inline_credentials: bool = Field(
+        default=False,
+        description="Put S3 credentials in plain env values (KubeEdge edge nodes cannot resolve "
+        "secretKeyRef) instead of secretKeyRef references. Needs the Secret's data in `secrets`.",
+    )
+    lc_files: dict[str, bool] = Field(
+        default_factory=dict,
+        description="Files the LC was asked to write (round data, deploy copies), by path, and whether "
+        "they exist now. A path missing from the map is taken as written.",
+    )
 
 
 class WorkerPlan(_Data):

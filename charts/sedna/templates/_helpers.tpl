@@ -1,0 +1,79 @@
+{{/* Chart name (nameOverride wins). */}}
+{{- define "sedna.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name prefix of every object: fullnameOverride, else the release name when it already
+contains the chart name (so `helm install sedna` gives sedna-operator, sedna-lc, sedna-kb),
+else <release>-<chart>.
+*/}}
+{{- define "sedna.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* <fullname>-<component>, e.g. sedna-operator. Call with (dict "root" $ "component" "operator"). */}}
+{{- define "sedna.componentName" -}}
+{{- printf "%s-%s" (include "sedna.fullname" .root | trunc 50 | trimSuffix "-") .component }}
+{{- end }}
+
+{{- define "sedna.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels of a component. Call with (dict "root" $ "component" "lc"). */}}
+{{- define "sedna.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sedna.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{/* Common labels of a component. Call with (dict "root" $ "component" "lc"). */}}
+{{- define "sedna.labels" -}}
+helm.sh/chart: {{ include "sedna.chart" .root }}
+{{ include "sedna.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: sedna
+{{- with .root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* repository:tag of an image entry; the tag defaults to the chart's appVersion. Call with (dict "root" $ "image" .Values.images.lc). */}}
+{{- define "sedna.image" -}}
+{{- printf "%s:%s" .image.repository (default .root.Chart.AppVersion .image.tag | toString) }}
+{{- end }}
+
+{{/* ServiceAccount name of a component. Call with (dict "root" $ "component" "lc" "sa" .Values.lc.serviceAccount). */}}
+{{- define "sedna.serviceAccountName" -}}
+{{- if .sa.create }}
+{{- default (include "sedna.componentName" .) .sa.name }}
+{{- else }}
+{{- default "default" .sa.name }}
+{{- end }}
+{{- end }}
+
+{{/* URL of the knowledge base Service as workers and the operator see it. */}}
+{{- define "sedna.kbServer" -}}
+{{- printf "http://%s.%s:%v" .Values.kb.service.name .Release.Namespace .Values.kb.service.port }}
+{{- end }}
+
+{{/* True (non-empty) when the knowledge base uses an external database instead of SQLite. */}}
+{{- define "sedna.kb.externalDatabase" -}}
+{{- if or .Values.kb.databaseUrl .Values.kb.existingSecret.name }}true{{- end }}
+{{- end }}
+
+{{/* Name of the knowledge base PVC. */}}
+{{- define "sedna.kb.claimName" -}}
+{{- default (printf "%s-data" (include "sedna.componentName" (dict "root" . "component" "kb"))) .Values.kb.persistence.existingClaim }}
+{{- end }}

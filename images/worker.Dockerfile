@@ -1,0 +1,46 @@
+# Worker base image: the Sedna-compatible Python SDK (`from sedna.core... import ...`) with the
+# worker extras (FastAPI/uvicorn inference servers, websockets aggregation client,
+# scikit-learn, pandas) and boto3 for s3 URLs. Example and user images build FROM it and add
+# their scripts under /home/work. Build from the repository root:
+#   docker build -f images/worker.Dockerfile -t sedna-py/worker:0.1.0 .
+
+FROM python:3.11-slim AS build
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY crds/ crds/
+COPY operator/ operator/
+COPY workers/ workers/
+COPY market/ market/
+RUN pip install --no-cache-dir "./[worker]" "boto3>=1.34,<2"
+
+
+FROM python:3.11-slim
+
+LABEL org.opencontainers.image.title="sedna-worker" \
+      org.opencontainers.image.description="Sedna worker SDK base image" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
+RUN groupadd --system --gid 10001 sedna \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /home/sedna --create-home \
+      --shell /usr/sbin/nologin sedna \
+ && mkdir -p /home/work \
+ && chown 10001:10001 /home/work
+
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONPATH=/home/work
+
+USER 10001:10001
+WORKDIR /home/work
+
+# Workers' commands come from the CR's pod template (e.g. ["python", "inference.py"]).
+CMD ["python"]
