@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -46,7 +48,7 @@ def validate(
     """
     missing = [p for p in files if not p.exists()]
     if missing:
-        err_console.print(f"[red]no such file or directory:[/] {', '.join(map(str, missing))}")
+        err_console.print(f"[red]no such file or directory:[/] {', '.join(map(str, missing))}", soft_wrap=True)
         raise typer.Exit(2)
     result = load_files(files)
     if result.resources:
@@ -55,12 +57,12 @@ def validate(
             table.add_column(col)
         for _, res in result.resources:
             row = summary_row(res)
-            table.add_row(row["kind"], row["namespace"], row["name"], row["workers"])
+            table.add_row(*(escape(row[k]) for k in ("kind", "namespace", "name", "workers")))
         console.print(table)
     for path, doc in result.foreign:
         console.print(f"[dim]skipped {doc.get('kind', '?')} {doc.get('apiVersion', '?')} in {path} (not sedna.io)[/]")
     for error in result.errors:
-        err_console.print(f"[red]error:[/] {error}")
+        err_console.print(f"[red]error:[/] {escape(error)}", soft_wrap=True)
     if result.errors:
         raise typer.Exit(1)
     console.print(f"{len(result.resources)} valid resource(s)")
@@ -86,33 +88,39 @@ def crds(
                 if not path.exists() or path.read_text(encoding="utf-8") != render_crd(crd):
                     stale.append(str(path))
         if stale:
-            err_console.print("[red]out of date (run `sedna crds --write`):[/] " + ", ".join(stale))
+            err_console.print("[red]out of date (run `sedna crds --write`):[/] " + ", ".join(stale), soft_wrap=True)
             raise typer.Exit(1)
         console.print("CRDs are up to date")
         return
     sys.stdout.write("---\n".join(render_crd(crd) for crd in all_crds()))
 
 
+def _optional(module: str) -> Any:
+    """Import a component whose dependencies live in an extra; None when they are not installed.
+
+    Only a missing third-party package is tolerated: a broken import inside our own code
+    still raises, so a bug never hides as a missing sub-command.
+    """
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        missing = exc.name or ""
+        first_party = missing.split(".")[0] in ("sedna_operator", "sedna_market", "sedna")
+        if not first_party or module == missing or module.startswith(missing + "."):
+            return None
+        raise
+
+
 def _mount_optional() -> None:
-    # Components whose dependencies live in extras register their sub-commands only when
-    # importable, so `sedna --help` stays true on a minimal install.
-    try:
-        from .runtime.local.commands import register as register_local
-    except ImportError:
-        pass
-    else:
-        register_local(app)
-    try:
-        from .runtime.kubernetes.commands import register as register_kube
-    except ImportError:
-        pass
-    else:
-        register_kube(app)
-    try:
-        from sedna_market.cli import app as kb_app
-    except ImportError:
-        return
-    app.add_typer(kb_app, name="kb", help="Run the knowledge base / model market service.")
+    # Sub-commands register themselves only when their extras are installed, so
+    # `sedna --help` stays true on a minimal install.
+    for module in ("sedna_operator.runtime.local.commands", "sedna_operator.runtime.kubernetes.commands"):
+        mod = _optional(module)
+        if mod is not None:
+            mod.register(app)
+    kb = _optional("sedna_market.cli")
+    if kb is not None:
+        app.add_typer(kb.app, name="kb", help="Run the knowledge base / model market service.")
 
 
 _mount_optional()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .api import KINDS, Resource, ResourceValidationError, load_manifests, parse_resource
-from .api.yamlio import iter_manifest_files
+import yaml
+
+from .api import KINDS, Resource, ResourceValidationError, parse_resource
+from .api.yamlio import iter_manifest_files, iter_manifests
 
 __all__ = ["LoadResult", "load_files"]
 
@@ -25,14 +28,11 @@ def load_files(paths: list[Path]) -> LoadResult:
     result = LoadResult([], [], [])
     for path in iter_manifest_files(paths):
         try:
-            docs = load_manifests(path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
         except OSError as exc:
             result.errors.append(f"{path}: cannot read: {exc.strerror or exc}")
             continue
-        except Exception as exc:  # yaml.YAMLError and friends: report, keep going
-            result.errors.append(f"{path}: not valid YAML: {exc}")
-            continue
-        for doc in docs:
+        for doc in _documents(path, text, result.errors):
             if isinstance(doc, dict) and doc.get("apiVersion", "").split("/")[0] != "sedna.io":
                 result.foreign.append((path, doc))
                 continue
@@ -41,6 +41,14 @@ def load_files(paths: list[Path]) -> LoadResult:
             except ResourceValidationError as exc:
                 result.errors.append(str(exc))
     return result
+
+
+def _documents(path: Path, text: str, errors: list[str]) -> Iterator[Any]:
+    """Documents of one file; a YAML error is recorded and ends the file, keeping those before it."""
+    try:
+        yield from iter_manifests(text)
+    except yaml.YAMLError as exc:
+        errors.append(f"{path}: not valid YAML: {exc}")
 
 
 def summary_row(resource: Resource[Any, Any]) -> dict[str, str]:

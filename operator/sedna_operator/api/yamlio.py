@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["ManifestLoader", "load_manifests", "iter_manifest_files"]
+__all__ = ["ManifestLoader", "load_manifests", "iter_manifests", "iter_manifest_files"]
 
 
 class ManifestLoader(yaml.SafeLoader):
@@ -39,17 +39,24 @@ def _strip_sexagesimal() -> None:
 _strip_sexagesimal()
 
 
-def load_manifests(text: str) -> list[dict[str, Any]]:
-    """Every non-empty document of a YAML stream; ``kind: List`` objects are flattened."""
-    docs: list[dict[str, Any]] = []
+def iter_manifests(text: str) -> Iterator[Any]:
+    """The non-empty documents of a YAML stream, one at a time (``kind: List`` flattened).
+
+    A syntax error surfaces when the broken document is reached, after the good ones
+    before it have been yielded.
+    """
     for doc in yaml.load_all(text, Loader=ManifestLoader):  # noqa: S506 - SafeLoader subclass
         if doc is None:
             continue
         if isinstance(doc, dict) and doc.get("kind") == "List" and isinstance(doc.get("items"), list):
-            docs.extend(doc["items"])
+            yield from doc["items"]
         else:
-            docs.append(doc)
-    return docs
+            yield doc
+
+
+def load_manifests(text: str) -> list[dict[str, Any]]:
+    """Every non-empty document of a YAML stream; ``kind: List`` objects are flattened."""
+    return list(iter_manifests(text))
 
 
 def iter_manifest_files(paths: list[Path]) -> Iterator[Path]:
