@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 
 from ..api import Resource
 
@@ -57,6 +57,8 @@ class ObservedDataset(_Data):
     format: str
     node_name: str
     number_of_samples: int = 0
+    credential_name: str | None = None  # additive: the Dataset's spec.credentialName
+    update_time: datetime | None = None  # additive: when the LC last saw the count change
 
 
 class ObservedModel(_Data):
@@ -90,7 +92,9 @@ class ObservedSecret(_Data):
 class Observation(_Data):
     """Everything a reconciler may look at. ``now`` is passed in so reconcilers stay pure."""
 
-    resource: Resource[Any, Any]
+    # InstanceOf keeps the caller's object (e.g. an IncrementalLearningJob) instead of
+    # re-validating it into the generic Resource, so isinstance checks stay meaningful.
+    resource: InstanceOf[Resource]
     workers: list[ObservedWorker] = Field(default_factory=list)
     datasets: dict[str, ObservedDataset] = Field(default_factory=dict)
     models: dict[str, ObservedModel] = Field(default_factory=dict)

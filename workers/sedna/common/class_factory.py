@@ -10,6 +10,7 @@ Worker scripts written for Sedna register and look up classes exactly this way::
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -33,6 +34,23 @@ class ClassType:
     OF = "optical_flow"
     CALLBACK = "post_process_callback"
     DATA_PROCESS = "data_process"
+
+
+# where the built-in classes of a type are registered; imported on the first lookup miss so
+# ``get_cls(ClassType.FL_AGG, "FedAvg")`` works without importing the package first
+_BUILTIN_MODULES: dict[str, tuple[str, ...]] = {
+    ClassType.HEM: ("sedna.algorithms.hard_example_mining",),
+    ClassType.FL_AGG: ("sedna.algorithms.aggregation",),
+}
+
+
+def _import_builtins(type_name: str) -> None:
+    for module in _BUILTIN_MODULES.get(type_name, ()):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module.startswith(exc.name):
+                raise
 
 
 class UnknownAlgorithmError(ValueError):
@@ -96,6 +114,10 @@ class ClassFactory:
         """
         with cls._lock:
             entries = dict(cls.__registry__.get(type_name, {}))
+        if t_cls_name not in entries:
+            _import_builtins(type_name)
+            with cls._lock:
+                entries = dict(cls.__registry__.get(type_name, {}))
         if t_cls_name is None:
             raise UnknownAlgorithmError(f"no alias given for type {type_name!r}")
         if t_cls_name not in entries:
@@ -107,6 +129,7 @@ class ClassFactory:
 
     @classmethod
     def aliases(cls, type_name: str) -> list[str]:
-        """Sorted aliases registered under ``type_name``."""
+        """Sorted aliases registered under ``type_name`` (built-ins included)."""
+        _import_builtins(type_name)
         with cls._lock:
             return sorted(cls.__registry__.get(type_name, {}))

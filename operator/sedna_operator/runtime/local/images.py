@@ -103,7 +103,9 @@ def _entry(value: Any, base: Path, what: str) -> ImageEntry:
         entrypoint = value.get("entrypoint") or []
         if not isinstance(entrypoint, list):
             raise ValueError(f"{what}: entrypoint must be a list of strings")
-        return ImageEntry((base / str(directory)).resolve() if directory else None, tuple(map(str, entrypoint)))
+        return ImageEntry(
+            (base / str(directory)).resolve() if directory else None, tuple(map(str, entrypoint))
+        )
     raise ValueError(f"{what}: expected a directory or {{dir, entrypoint}}")
 
 

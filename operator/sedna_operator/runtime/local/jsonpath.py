@@ -62,7 +62,11 @@ def age(timestamp: str | datetime | None, now: datetime | None = None) -> str:
     """kubectl-style age: ``45s``, ``3m``, ``2h``, ``4d``."""
     if not timestamp:
         return "<unknown>"
-    when = timestamp if isinstance(timestamp, datetime) else datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
+    when = (
+        timestamp
+        if isinstance(timestamp, datetime)
+        else datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
+    )
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     seconds = max(0, int(((now or datetime.now(UTC)) - when).total_seconds()))

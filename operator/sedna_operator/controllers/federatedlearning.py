@@ -1,0 +1,330 @@
+"""FederatedLearningJob: an aggregation worker (Service ``<job>-aggregation:7363``) and trainers.
+
+Phases Pending/Running/Succeeded/Failed; counters active/succeeded/failed; a ``Training``
+condition per new round reported by the workers; the aggregation Model's status metrics from
+the aggregator's report. Differences from Sedna (docs/reconcilers.md): a failed worker is
+restarted with exponential backoff (10 s doubling, at most 360 s) up to ``spec.maxRestarts``
+(default 3) before the job fails; the job completes when the aggregation worker succeeds, and
+the remaining trainers are then deleted; a spec edit rolls only the workers it affects.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..api import FederatedLearningJob, Resource
+from .common import (
+    Slot,
+    append_condition,
+    cleanup_plan,
+    conditions_of,
+    controller_state,
+    event,
+    iso,
+    mount_set,
+    sync_slot,
+    typed,
+)
+from .plan import Observation, ObservedWorker, Plan, WorkerPlan, WorkerReport
+from .workers import WORKER_KEY_LABEL, PodExtras, build_service, build_worker, env, spec_hash, worker_name
+
+__all__ = [
+    "AGG_PORT",
+    "DEFAULT_MAX_RESTARTS",
+    "BACKOFF_BASE",
+    "BACKOFF_MAX",
+    "backoff_seconds",
+    "aggregation_service_name",
+    "reconcile",
+    "cleanup",
+]
+
+AGG_PORT = 7363
+DEFAULT_MAX_RESTARTS = 3
+BACKOFF_BASE = 10.0
+BACKOFF_MAX = 360.0
+AGG_KEY = "aggregation"
+
+
+def backoff_seconds(restarts: int) -> float:
+    """Delay before restart number ``restarts`` (1-based): 10 s, 20 s, 40 s, ... at most 360 s."""
+    return min(BACKOFF_BASE * 2 ** max(restarts - 1, 0), BACKOFF_MAX)
+
+
+def aggregation_service_name(job: Resource[Any, Any]) -> str:
+    return f"{job.name}-aggregation".lower()
+
+
+def _transmitter(job: FederatedLearningJob) -> tuple[str, str | None, str | None]:
+    """(TRANSMITTER, s3 aggDataPath, its credential): s3 when configured, else ws (the default)."""
+    t = job.spec.transmitter
+    if t is not None and t.s3 is not None:
+        return "s3", t.s3.agg_data_path, t.s3.credential_name
+    return "ws", None, None
+
+
+def _slots(obs: Observation, job: FederatedLearningJob) -> tuple[dict[str, Slot], list[str]]:
+    """The slots of the job (aggregation, train-<i>) and the names of missing Models/Datasets."""
+    missing: list[str] = []
+    spec = job.spec
+    agg_model = obs.models.get(spec.aggregation_worker.model.name)
+    pre_model = obs.models.get(spec.pretrained_model.name) if spec.pretrained_model else None
+    if agg_model is None:
+        missing.append(f"Model/{spec.aggregation_worker.model.name}")
+    if spec.pretrained_model and pre_model is None:
+        missing.append(f"Model/{spec.pretrained_model.name}")
+    transmitter, agg_path, agg_cred = _transmitter(job)
+    participants = len(spec.training_workers)
+    slots: dict[str, Slot] = {}
+    if agg_model is None or (spec.pretrained_model and pre_model is None):
+        return slots, missing
+
+    def mounts_for(extra: list[tuple[str, str, str | None]]) -> PodExtras:
+        mounts = mount_set(obs)
+        mounts.add("MODEL_URL", agg_model.url, credential_name=agg_model.credential_name)
+        if pre_model is not None:
+            mounts.add("PRETRAINED_MODEL_URL", pre_model.url, credential_name=pre_model.credential_name)
+        if agg_path:
+            mounts.add("AGG_DATA_PATH", agg_path, download=False, credential_name=agg_cred, is_dir=True, create=True)
+        for name, url, cred in extra:
+            mounts.add(name, url, credential_name=cred)
+        return mounts.extras()
+
+    base_inputs = {
+        "model": agg_model.url,
+        "pretrained": pre_model.url if pre_model else None,
+        "transmitter": [transmitter, agg_path, agg_cred],
+        "participants": participants,
+    }
+    common = [
+        env("NAMESPACE", job.namespace),
+        env("JOB_NAME", job.name),
+        env("PARTICIPANTS_COUNT", participants),
+        env("TRANSMITTER", transmitter),
+    ]
+    agg_hash = spec_hash(spec.aggregation_worker.template, base_inputs)
+
+    def build_agg(attempt: int) -> WorkerPlan:
+        extras = PodExtras(
+            env=[*common, env("AGG_BIND_PORT", AGG_PORT)], restart_policy="OnFailure", labels={WORKER_KEY_LABEL: AGG_KEY}
+        )
+        extras.extend(mounts_for([]))
+        return build_worker(
+            job, role="aggregation", template=spec.aggregation_worker.template, attempt=f"{AGG_KEY}.{attempt}",
+            extras=extras, lc_server=obs.lc_server, template_hash=agg_hash,
+        )
+
+    slots[AGG_KEY] = Slot(AGG_KEY, build_agg, agg_hash)
+    for i, trainer in enumerate(spec.training_workers):
+        dataset = obs.datasets.get(trainer.dataset.name)
+        if dataset is None:
+            missing.append(f"Dataset/{trainer.dataset.name}")
+            continue
+        key = f"train-{i}"
+        inputs = {**base_inputs, "dataset": [dataset.name, dataset.url, dataset.credential_name]}
+        train_hash = spec_hash(trainer.template, inputs)
+        train_env = [
+            *common,
+            env("AGG_IP", f"{aggregation_service_name(job)}.{job.namespace}"),
+            env("AGG_PORT", AGG_PORT),
+            env("MODEL_NAME", spec.aggregation_worker.model.name),
+            env("DATASET_NAME", dataset.name),
+        ]
+
+        def build_train(attempt: int, *, _key: str = key, _t: Any = trainer, _env: Any = train_env,
+                        _hash: str = train_hash, _url: str = dataset.url) -> WorkerPlan:
+            extras = PodExtras(
+                env=list(_env), restart_policy="OnFailure", host_network=True, labels={WORKER_KEY_LABEL: _key}
+            )
+            cred = obs.datasets[_t.dataset.name].credential_name
+            extras.extend(mounts_for([("TRAIN_DATASET_URL", _url, cred)]))
+            return build_worker(
+                job, role="train", template=_t.template, attempt=f"{_key}.{attempt}", extras=extras,
+                lc_server=obs.lc_server, template_hash=_hash,
+            )
+
+        slots[key] = Slot(key, build_train, train_hash)
+    return slots, missing
+
+
+def _job_reports(obs: Observation, job: Resource[Any, Any]) -> list[WorkerReport]:
+    names = {w.name for w in obs.workers}
+    prefixes = (f"{job.name}-train-", f"{job.name}-aggregation-")
+    return [r for n, r in obs.reports.items() if n in names or n.startswith(prefixes)]
+
+
+def _round_of(report: WorkerReport) -> int:
+    try:
+        return int(report.owner_info.get("currentRound") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _metrics_list(metrics: Any) -> list[dict[str, str]]:
+    if isinstance(metrics, dict):
+        items = sorted(metrics.items())
+    elif isinstance(metrics, list):
+        items = [(m.get("key"), m.get("value")) for m in metrics if isinstance(m, dict) and "key" in m]
+    else:
+        return []
+    return [{"key": str(k), "value": v if isinstance(v, str) else json.dumps(v)} for k, v in items]
+
+
+def _model_report(obs: Observation, job: Resource[Any, Any], reports: list[WorkerReport]) -> WorkerReport | None:
+    """The aggregator's latest report with result metrics, else the latest trainer's one."""
+    with_metrics = [r for r in reports if r.results and isinstance(r.results[0], dict) and r.results[0].get("metrics")]
+    agg = [r for r in with_metrics if r.worker.startswith(f"{job.name}-aggregation-")]
+    pool = agg or with_metrics
+    return max(pool, key=lambda r: (r.received_at, r.sequence), default=None)
+
+
+def _parse(text: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
+    except ValueError:
+        return None
+
+
+def reconcile(obs: Observation) -> Plan:
+    """Run the job's workers to completion; restart failed workers with backoff."""
+    job = typed(obs.resource, FederatedLearningJob)
+    plan = Plan()
+    status = job.status
+    if job.metadata.deletion_timestamp is not None:
+        return plan
+    if status.phase in ("Succeeded", "Failed"):
+        plan.delete_workers = [w.name for w in obs.workers if not w.deleting and w.phase in ("Pending", "Running")]
+        plan.finished = True
+        return plan
+
+    state = controller_state(job)
+    before = json.dumps(state, sort_keys=True, default=str)
+    attempts: dict[str, int] = dict(state.get("attempts", {}))
+    restarts: dict[str, int] = dict(state.get("restarts", {}))
+    backoff: dict[str, str] = dict(state.get("backoffUntil", {}))
+    done: list[str] = list(state.get("done", []))
+    failures = int(state.get("failures", 0))
+    max_restarts = job.spec.max_restarts if job.spec.max_restarts is not None else DEFAULT_MAX_RESTARTS
+    patch: dict[str, Any] = {}
+    conditions = conditions_of(job)
+    if status.start_time is None:
+        patch["startTime"] = iso(obs.now)
+
+    slots, missing = _slots(obs, job)
+    if missing and not slots:
+        plan.requeue_after = 10.0
+    plan.services.append(build_service(job, "aggregation", AGG_PORT))
+
+    observed: dict[str, ObservedWorker] = {}
+    exhausted: str | None = None
+    agg_succeeded = False
+    for key, slot in slots.items():
+        if key in done:
+            continue
+        attempt = attempts.get(key, 0)
+        role = "aggregation" if key == AGG_KEY else "train"
+        expected = worker_name(job, role, f"{key}.{attempt}")
+        current = next((w for w in obs.workers if w.name == expected and not w.deleting), None)
+        if current is not None and current.phase == "Succeeded":
+            if key == AGG_KEY:
+                agg_succeeded = True
+            else:
+                done.append(key)
+            continue
+        if current is not None and current.phase == "Failed":
+            failures += 1
+            restarts[key] = restarts.get(key, 0) + 1
+            plan.delete_workers.append(current.name)
+            if restarts[key] > max_restarts:
+                exhausted = f"{current.name} failed {restarts[key]} times (maxRestarts {max_restarts})"
+                break
+            delay = backoff_seconds(restarts[key])
+            attempts[key] = attempt + 1
+            backoff[key] = iso(obs.now + timedelta(seconds=delay))
+            event(plan, "WorkerFailed", f"{current.name} failed; restart {restarts[key]}/{max_restarts} in {delay:.0f}s", warning=True)
+            plan.requeue_after = min(plan.requeue_after or delay, delay)
+            continue
+        until = _parse(backoff.get(key))
+        if until is not None and obs.now < until:
+            wait = (until - obs.now).total_seconds()
+            plan.requeue_after = min(plan.requeue_after or wait, wait)
+            continue
+        backoff.pop(key, None)
+        worker = sync_slot(obs, plan, attempts, slot, replace_failed=False, what=f"{role} worker")
+        if worker is not None:
+            observed[key] = worker
+
+    reports = _job_reports(obs, job)
+    if exhausted is not None:
+        plan.delete_workers = sorted({*plan.delete_workers, *(w.name for w in obs.workers if not w.deleting)})
+        plan.create_workers = []
+        patch.update(phase="Failed", completionTime=iso(obs.now))
+        conditions = append_condition(conditions, {"type": "Failed", "reason": "workerFailed", "message": exhausted}, obs.now)
+        event(plan, "Failed", exhausted, warning=True)
+        plan.finished = True
+        plan.requeue_after = None
+    elif agg_succeeded:
+        remaining = [w.name for w in obs.workers if not w.deleting and w.role == "train" and w.phase in ("Pending", "Running")]
+        plan.delete_workers = sorted({*plan.delete_workers, *remaining})
+        plan.create_workers = []
+        plan.delete_services.append(aggregation_service_name(job))
+        plan.services = []
+        patch.update(phase="Succeeded", completionTime=iso(obs.now))
+        message = "the aggregation worker completed"
+        conditions = append_condition(conditions, {"type": "Complete", "reason": "Completed", "message": message}, obs.now)
+        event(plan, "Completed", message)
+        plan.finished = True
+        plan.requeue_after = None
+    else:
+        any_running = any(w.phase == "Running" for w in observed.values())
+        phase = "Running" if any_running else "Pending"
+        if phase != status.phase:
+            patch["phase"] = phase
+            event(plan, phase, f"job is {phase.lower()}")
+        if missing:
+            plan.requeue_after = min(plan.requeue_after or 10.0, 10.0)
+
+    # Rounds: one Training condition per new round reported.
+    latest_round = max((_round_of(r) for r in reports), default=0)
+    if latest_round > (status.current_round or 0):
+        patch["currentRound"] = latest_round
+        top = max((r for r in reports if _round_of(r) == latest_round), key=lambda r: r.received_at)
+        when = top.owner_info.get("updateTime") or iso(top.received_at)
+        conditions = append_condition(
+            conditions,
+            {"type": "Training", "reason": "DoTraining", "message": f"Round {latest_round} reaches at {when}"},
+            obs.now,
+        )
+        event(plan, "Training", f"round {latest_round} reported")
+    if conditions != conditions_of(job):
+        patch["conditions"] = conditions
+
+    model_report = _model_report(obs, job, reports)
+    if model_report is not None:
+        marker = f"{model_report.worker}/{model_report.sequence}/{iso(model_report.received_at)}"
+        if marker != state.get("modelReport"):
+            state["modelReport"] = marker
+            plan.model_patches[job.spec.aggregation_worker.model.name] = {
+                "metrics": _metrics_list(model_report.results[0].get("metrics")),
+                "updateTime": iso(obs.now),
+            }
+
+    active = sum(1 for w in obs.workers if not w.deleting and w.phase in ("Pending", "Running") and w.name not in plan.delete_workers)
+    succeeded = len(done) + (1 if agg_succeeded else 0)
+    for name, value in (("active", active), ("succeeded", succeeded), ("failed", failures)):
+        if getattr(status, name) != value:
+            patch[name] = value
+    if job.metadata.generation is not None and status.observed_generation != job.metadata.generation:
+        patch["observedGeneration"] = job.metadata.generation
+    state.update(attempts=attempts, restarts=restarts, backoffUntil=backoff, done=done, failures=failures)
+    if json.dumps(state, sort_keys=True, default=str) != before:
+        patch["controllerState"] = state
+    plan.status_patch = patch
+    return plan
+
+
+def cleanup(obs: Observation) -> Plan:
+    """Delete every worker and the aggregation Service."""
+    return cleanup_plan(obs, [aggregation_service_name(obs.resource)])

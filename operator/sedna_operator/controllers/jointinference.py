@@ -1,0 +1,165 @@
+"""JointInferenceService: a cloud worker (big model, Service ``<svc>-cloud:5000``) and an edge worker.
+
+Differences from Sedna (see docs/reconcilers.md): workers are Pods (not Deployments; ``hpa`` is
+left to the runtime), a failed or deleted worker is replaced instead of the service failing for
+good, a spec edit rolls only the worker whose template or inputs changed, and workers get
+``JOB_NAME=<svc>`` as well as ``SERVICE_NAME`` so their reports carry the right owner.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..api import JointInferenceService, Resource
+from .common import (
+    Slot,
+    append_condition,
+    cleanup_plan,
+    conditions_of,
+    controller_state,
+    event,
+    iso,
+    last_condition,
+    model_url,
+    mount_set,
+    sync_slot,
+    typed,
+)
+from .plan import Observation, ObservedWorker, Plan, WorkerReport
+from .workers import WORKER_KEY_LABEL, PodExtras, build_service, build_worker, env, spec_hash
+
+__all__ = ["BIG_MODEL_PORT", "ROLES", "reconcile", "cleanup", "cloud_service_name", "hem_parameters_json"]
+
+BIG_MODEL_PORT = 5000
+ROLES = ("cloud", "edge")
+_METRIC_SKIP = ("startTime", "updateTime")
+
+
+def cloud_service_name(svc: Resource[Any, Any]) -> str:
+    return f"{svc.name}-cloud".lower()
+
+
+def hem_parameters_json(parameters: list[Any] | None) -> str:
+    """``HEM_PARAMETERS``: a JSON list of ``{"key", "value"}`` (strings), as Sedna marshals it."""
+    return json.dumps([{"key": p.key, "value": p.value} for p in parameters or []], separators=(",", ":"))
+
+
+def _slot(obs: Observation, svc: JointInferenceService, role: str) -> Slot | None:
+    worker = svc.spec.cloud_worker if role == "cloud" else svc.spec.edge_worker
+    url = model_url(obs, worker.model.name)
+    if url is None:
+        return None
+    model = obs.models[worker.model.name]
+    common = [env("NAMESPACE", svc.namespace), env("SERVICE_NAME", svc.name), env("JOB_NAME", svc.name)]
+    if role == "cloud":
+        role_env = [env("BIG_MODEL_BIND_PORT", BIG_MODEL_PORT)]
+        inputs: dict[str, Any] = {"model": url}
+    else:
+        hem = svc.spec.edge_worker.hard_example_mining
+        role_env = [
+            env("BIG_MODEL_IP", f"{cloud_service_name(svc)}.{svc.namespace}"),
+            env("BIG_MODEL_PORT", BIG_MODEL_PORT),
+            env("HEM_NAME", hem.name),
+            env("HEM_PARAMETERS", hem_parameters_json(hem.parameters)),
+        ]
+        inputs = {"model": url, "hem": hem.to_wire()}
+    inputs["credential"] = model.credential_name
+    template_hash = spec_hash(worker.template, inputs)
+
+    def build(attempt: int) -> Any:
+        mounts = mount_set(obs)
+        mounts.add("MODEL_URL", url, credential_name=model.credential_name)
+        extras = PodExtras(env=[*common, *role_env], labels={WORKER_KEY_LABEL: role})
+        extras.extend(mounts.extras())
+        return build_worker(
+            svc, role=role, template=worker.template, attempt=f"{role}.{attempt}", extras=extras,
+            lc_server=obs.lc_server, template_hash=template_hash,
+        )
+
+    return Slot(role, build, template_hash)
+
+
+def _edge_report(obs: Observation, svc: Resource[Any, Any]) -> WorkerReport | None:
+    edge_names = {w.name for w in obs.workers if w.role == "edge"}
+    prefix = f"{svc.name}-edge-"
+    candidates = [r for name, r in obs.reports.items() if name in edge_names or name.startswith(prefix)]
+    return max(candidates, key=lambda r: (r.received_at, r.sequence), default=None)
+
+
+def metrics_from(report: WorkerReport | None) -> list[dict[str, str]] | None:
+    """Sedna's status.metrics: the report's ownerInfo minus start/update time, values as strings."""
+    if report is None or not report.owner_info:
+        return None
+    out = []
+    for key, value in sorted(report.owner_info.items()):
+        if key in _METRIC_SKIP:
+            continue
+        out.append({"key": key, "value": value if isinstance(value, str) else json.dumps(value)})
+    return out
+
+
+def reconcile(obs: Observation) -> Plan:
+    """Keep both workers and the cloud Service running; report health and edge metrics."""
+    svc = typed(obs.resource, JointInferenceService)
+    plan = Plan()
+    if svc.metadata.deletion_timestamp is not None:
+        return plan
+    state = controller_state(svc)
+    attempts: dict[str, int] = dict(state.get("attempts", {}))
+    patch: dict[str, Any] = {}
+    if svc.status.start_time is None:
+        patch["startTime"] = iso(obs.now)
+
+    plan.services.append(build_service(svc, "cloud", BIG_MODEL_PORT))
+    running: dict[str, ObservedWorker | None] = {}
+    failed = 0
+    missing_models = []
+    for role in ROLES:
+        slot = _slot(obs, svc, role)
+        if slot is None:
+            worker = svc.spec.cloud_worker if role == "cloud" else svc.spec.edge_worker
+            missing_models.append(worker.model.name)
+            running[role] = None
+            continue
+        before = next((w for w in obs.workers if w.role == role and not w.deleting and w.phase == "Failed"), None)
+        if before is not None:
+            failed += 1
+        running[role] = sync_slot(obs, plan, attempts, slot, what=f"{role} worker")
+
+    active = sum(1 for w in running.values() if w is not None and w.phase == "Running")
+    conditions = conditions_of(svc)
+    last = last_condition(conditions)
+    if failed:
+        ctype, reason, message = "Failed", "workerFailed", "the worker of service failed; it is being replaced"
+    elif active == len(ROLES):
+        ctype, reason, message = "Running", "workersRunning", "the cloud and edge workers are running"
+    elif missing_models:
+        ctype, reason, message = "Pending", "modelNotFound", f"waiting for Model(s) {', '.join(missing_models)}"
+    else:
+        ctype, reason, message = "Pending", "workersStarting", "waiting for the workers to run"
+    if last is None or last.get("type") != ctype:
+        patch["conditions"] = append_condition(conditions, {"type": ctype, "reason": reason, "message": message}, obs.now)
+        event(plan, reason, message, warning=ctype == "Failed")
+    if active != svc.status.active:
+        patch["active"] = active
+    if failed != svc.status.failed:
+        patch["failed"] = failed
+    metrics = metrics_from(_edge_report(obs, svc))
+    current = [m.to_wire() for m in svc.status.metrics] if svc.status.metrics else None
+    if metrics is not None and metrics != current:
+        patch["metrics"] = metrics
+    if svc.metadata.generation is not None and svc.status.observed_generation != svc.metadata.generation:
+        patch["observedGeneration"] = svc.metadata.generation
+    if attempts != state.get("attempts", {}):
+        state["attempts"] = attempts
+        patch["controllerState"] = state
+    plan.status_patch = patch
+    if active < len(ROLES):
+        plan.requeue_after = min(plan.requeue_after or 10.0, 10.0)
+    return plan
+
+
+def cleanup(obs: Observation) -> Plan:
+    """Delete both workers and the cloud Service."""
+    return cleanup_plan(obs, [cloud_service_name(obs.resource)])

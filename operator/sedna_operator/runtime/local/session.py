@@ -1,0 +1,209 @@
+"""``sedna run``: apply manifests, serve the LC, and loop until every job has finished.
+
+Relative paths in manifests (``Dataset.spec.url``, ``Model.spec.url``, IL/LL ``outputDir``)
+are resolved against the manifest file's directory when applied: Kubernetes host paths are
+absolute, and examples stay relocatable. Only one ``sedna run`` may use a state directory at a
+time (an advisory lock that a killed process releases).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any
+
+from ...manifests import load_files
+from .images import ImageMap, discover_image_files
+from .lcactions import prepare_lc_files
+from .lcserver import LocalLC, port_is_free
+from .loop import JOB_KINDS, LocalRuntime, RuntimeConfig, load_reconcilers, new_secret
+from .store import Store
+
+__all__ = ["RunOptions", "RunOutcome", "run", "resolve_local_paths", "state_lock", "StateLocked"]
+
+log = logging.getLogger("sedna.local")
+
+_REMOTE = ("s3://", "http://", "https://", "obs://")
+PATH_FIELDS = {
+    "Dataset": ("url",),
+    "Model": ("url",),
+    "IncrementalLearningJob": ("outputDir",),
+    "LifelongLearningJob": ("outputDir",),
+}
+
+
+class StateLocked(RuntimeError):
+    """Another ``sedna run`` holds the state directory."""
+
+
+@contextmanager
+def state_lock(state_dir: Path) -> Iterator[IO[str]]:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    fh = open(state_dir / "run.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held for the whole run
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StateLocked(f"another `sedna run` is using {state_dir}") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        yield fh
+    finally:
+        fh.close()
+
+
+def resolve_local_paths(obj: dict[str, Any], base: Path) -> dict[str, Any]:
+    """A copy of ``obj`` whose relative local paths (see module doc) are absolute under ``base``."""
+    fields = PATH_FIELDS.get(str(obj.get("kind")), ())
+    spec = dict(obj.get("spec") or {})
+    for key in fields:
+        value = spec.get(key)
+        if isinstance(value, str) and value and not value.startswith(_REMOTE) and not value.startswith("/"):
+            spec[key] = str((base / value).resolve())
+    return {**obj, "spec": spec}
+
+
+@dataclass
+class RunOptions:
+    files: list[Path]
+    state_dir: Path
+    timeout: float | None = None
+    image_maps: list[str] = field(default_factory=list)
+    interval: float = 0.5
+    dataset_poll: float = 1.0
+    always_remap_ports: bool = False
+
+
+@dataclass
+class RunOutcome:
+    finished: bool
+    reason: str  # finished | timeout | interrupted | error
+    errors: list[str] = field(default_factory=list)
+
+
+def apply_files(store: Store, files: list[Path]) -> tuple[list[str], list[str]]:
+    """Apply every manifest; returns (messages, errors)."""
+    result = load_files(files)
+    messages: list[str] = []
+    if result.errors:
+        return messages, result.errors
+    for path, resource in result.resources:
+        wire = resolve_local_paths(resource.to_wire(with_status=False), path.resolve().parent)
+        applied = store.apply(wire, source=str(path.resolve()))
+        messages.append(f"{applied.kind.lower()}/{applied.name} {applied.action}")
+    for path, doc in result.foreign:
+        if doc.get("kind") in ("Secret", "ConfigMap") and doc.get("apiVersion") == "v1":
+            store.put_object(doc)
+            messages.append(f"{doc['kind'].lower()}/{(doc.get('metadata') or {}).get('name')} stored")
+        elif doc.get("apiVersion"):
+            messages.append(f"skipped {doc.get('kind')} {doc.get('apiVersion')} in {path} (not run locally)")
+    return messages, []
+
+
+def _lc_port(store: Store) -> int | None:
+    """The LC port of the previous run, if still free (live workers keep reporting to it)."""
+    saved = store.get_meta("lc_port")
+    if saved and saved.isdigit() and port_is_free(int(saved)):
+        return int(saved)
+    return None
+
+
+def run(
+    options: RunOptions,
+    show: Callable[[Store, float, str], None] | None = None,
+    say: Callable[[str], None] = print,
+) -> RunOutcome:
+    """Run until every job has finished, ``timeout`` passes, or SIGINT/SIGTERM arrives."""
+    from ...lc.datasets import DatasetMonitor
+    from ...lc.models import OwnerKey
+    from ...lc.sinks import DatasetKey
+
+    with state_lock(options.state_dir):
+        store = Store(options.state_dir)
+        messages, errors = apply_files(store, options.files)
+        if errors:
+            return RunOutcome(False, "error", errors)
+        for line in messages:
+            say(line)
+        image_map = ImageMap()
+        for option in options.image_maps:
+            image_map.add_option(option)
+        for path in discover_image_files(options.files):
+            image_map.add_file(path)
+        secret = new_secret(store)
+        lc = LocalLC(options.state_dir, secret, port=_lc_port(store))
+        lc.start()
+        store.set_meta("lc_port", str(lc.port))
+        monitor = DatasetMonitor(lc.sink, interval=options.dataset_poll)
+        for row in store.list("Dataset"):
+            spec = row.obj.get("spec") or {}
+            monitor.watch(
+                DatasetKey(namespace=row.namespace, name=row.name),
+                str(spec.get("url")),
+                str(spec.get("format")),
+            )
+        lc.spawn(monitor.run())
+        config = RuntimeConfig(
+            lc_url=lc.url,
+            image_map=image_map,
+            lc_secret=secret,
+            always_remap_ports=options.always_remap_ports,
+        )
+        controllers = load_reconcilers()
+        missing = sorted({r.kind for r in store.list() if r.kind in JOB_KINDS and r.kind not in controllers})
+        for kind in missing:
+            say(f"warning: no reconciler for {kind} is installed; those resources are not run")
+        runtime = LocalRuntime(
+            store,
+            config,
+            controllers,
+            reports=lambda ns, kind, name: lc.sink.reports(OwnerKey(namespace=ns, kind=kind, name=name)),
+            dataset_counts=lambda ns, name: lc.sink.dataset_count(DatasetKey(namespace=ns, name=name)),
+        )
+        runtime.hooks.append(prepare_lc_files)
+        stop: list[str] = []
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            stop.append("interrupted")
+
+        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        started = time.monotonic()
+        reason = "finished"
+        try:
+            while True:
+                runtime.step()
+                elapsed = time.monotonic() - started
+                if show is not None:
+                    show(store, elapsed, "")
+                if runtime.done():
+                    break
+                if stop:
+                    reason = stop[0]
+                    break
+                if options.timeout is not None and elapsed > options.timeout:
+                    reason = "timeout"
+                    break
+                time.sleep(options.interval)
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+            if reason == "finished":
+                runtime.stop_finished_workers()
+            else:
+                runtime.runner.suspend_all()
+            monitor.stop()
+            lc.stop()
+            if show is not None:
+                show(store, time.monotonic() - started, reason)
+            store.close()
+        return RunOutcome(reason == "finished", reason)

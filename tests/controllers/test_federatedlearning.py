@@ -1,0 +1,173 @@
+"""FederatedLearningJob: pods from Sedna's samples, phases, rounds, restarts with backoff, completion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sedna_operator.controllers import federatedlearning as fl
+from sedna_operator.controllers.plan import Observation, Plan
+
+from .helpers import apply, dataset, env_of, later, model, observe, report, sample, worker_from
+
+SAMPLE = "federatedlearningjob_v1alpha1.yaml"
+MODELS = {"surface-defect-detection-model": model("surface-defect-detection-model", "/model/fl/")}
+DATASETS = {
+    "edge1-surface-defect-detection-dataset": dataset("edge1-surface-defect-detection-dataset", "/data/1.txt"),
+    "edge2-surface-defect-detection-dataset": dataset("edge2-surface-defect-detection-dataset", "s3://b/2.txt", cred="s3c"),
+}
+
+
+def obs_of(obj: dict[str, Any], **kw: Any) -> Observation:
+    return observe(obj, models=MODELS, datasets=DATASETS, **kw)
+
+
+def first() -> tuple[dict[str, Any], Plan]:
+    obj = sample(SAMPLE)
+    return obj, fl.reconcile(obs_of(obj))
+
+
+def test_pods_from_sample() -> None:
+    _, plan = first()
+    agg, t1, t2 = plan.create_workers
+    assert (agg.role, t1.role, t2.role) == ("aggregation", "train", "train")
+    assert agg.name.startswith("surface-defect-detection-aggregation-")
+    a, e1, e2 = env_of(agg.pod), env_of(t1.pod), env_of(t2.pod)
+    assert a["AGG_BIND_PORT"] == "7363" and a["PARTICIPANTS_COUNT"] == "2" and a["TRANSMITTER"] == "ws"
+    assert a["MODEL_URL"] == "/home/data/model/fl/" and a["JOB_NAME"] == "surface-defect-detection"
+    assert agg.pod["spec"]["restartPolicy"] == "OnFailure" and "hostNetwork" not in agg.pod["spec"]
+    assert e1["AGG_IP"] == "surface-defect-detection-aggregation.default" and e1["AGG_PORT"] == "7363"
+    assert e1["DATASET_NAME"] == "edge1-surface-defect-detection-dataset"
+    assert e1["MODEL_NAME"] == "surface-defect-detection-model"
+    assert e1["TRAIN_DATASET_URL"] == "/home/data/data/1.txt" and e2["TRAIN_DATASET_URL"] == "/downloads/b/2.txt"
+    assert t2.pod["spec"]["initContainers"][0]["env"][1]["valueFrom"]["secretKeyRef"]["name"] == "s3c"
+    assert t1.pod["spec"]["hostNetwork"] is True and t1.pod["spec"]["nodeName"] == "edge1"
+    assert t1.pod["metadata"]["labels"]["federatedlearningjob.sedna.io/worker-type"] == "train"
+    svc = plan.services[0]
+    assert svc.name == "surface-defect-detection-aggregation" and svc.service["spec"]["ports"][0]["port"] == 7363
+    assert plan.status_patch["phase"] == "Pending"
+
+
+def test_s3_transmitter_and_pretrained_model() -> None:
+    obj = sample("federatedlearningjob_yolo_v1alpha1.yaml")
+    models = {"yolo-v5-model": model("yolo-v5-model", "/m/"), "yolo-v5-pretrained-model": model("p", "/p/yolo.pth")}
+    datasets = {n: dataset(n, f"/d/{n}.txt") for n in ("coco-dataset-1", "coco-dataset-2")}
+    plan = fl.reconcile(observe(obj, models=models, datasets=datasets))
+    a = env_of(plan.create_workers[0].pod)
+    assert a["TRANSMITTER"] == "s3" and a["AGG_DATA_PATH"] == "s3://sedna/fl/aggregation_data"
+    assert a["ACCESS_KEY_ID"] == {"secretKeyRef": {"name": "mysecret", "key": "ACCESS_KEY_ID"}}
+    assert a["PRETRAINED_MODEL_URL"] == "/home/data/p/yolo.pth"
+    assert plan.create_workers[1].pod["spec"]["containers"][0]["args"] == ["-i", "1"]
+
+
+def state_after(steps: list[str]) -> tuple[dict[str, Any], Plan, list[Any]]:
+    """Run a small script of events against the job and return the last plan."""
+    obj, plan = first()
+    obj = apply(obj, plan)
+    pods = {w.name: w for w in plan.create_workers}
+    workers = [worker_from(w) for w in plan.create_workers]
+    now = later(0)
+    for step in steps:
+        if step.startswith("fail:"):
+            idx = int(step[5:])
+            workers[idx] = workers[idx].model_copy(update={"phase": "Failed"})
+        elif step.startswith("succeed:"):
+            idx = int(step[8:])
+            workers[idx] = workers[idx].model_copy(update={"phase": "Succeeded"})
+        elif step.startswith("wait:"):
+            now = later(float(step[5:]))
+        elif step == "observe":  # the runtime's creations become visible
+            workers = workers + [worker_from(w) for w in plan.create_workers]
+            pods.update({w.name: w for w in plan.create_workers})
+            continue
+        plan = fl.reconcile(obs_of(obj, workers=workers, now=now))
+        obj = apply(obj, plan)
+        workers = [w for w in workers if w.name not in set(plan.delete_workers)]  # deletions applied
+    return obj, plan, workers
+
+
+# steps -> (phase, created, deleted, finished, requeue)
+TABLE = [
+    (["run"], "Running", 0, 0, False, None),
+    (["fail:1"], None, 0, 1, False, 10.0),  # first restart after 10 s
+    (["fail:1", "wait:5"], None, 0, 0, False, 5.0),  # still backing off
+    (["fail:1", "wait:10"], None, 1, 0, False, None),  # recreated after the backoff
+    (["fail:1", "wait:10", "observe", "fail:2"], None, 0, 1, False, 20.0),  # second restart: 20 s
+    (["succeed:1"], None, 0, 0, False, None),  # a trainer finishing is not recreated
+    (["succeed:0"], "Succeeded", 0, 2, True, None),  # aggregator done: job done, trainers deleted
+]
+
+
+@pytest.mark.parametrize("steps,phase,created,deleted,finished,requeue", TABLE, ids=[" ".join(t[0]) for t in TABLE])
+def test_transitions(steps: list[str], phase: str | None, created: int, deleted: int, finished: bool,
+                     requeue: float | None) -> None:
+    _, plan, _ = state_after([s if s != "run" else "wait:0" for s in steps])
+    if phase is not None:
+        assert plan.status_patch.get("phase") == phase
+    assert len(plan.create_workers) == created
+    assert len(plan.delete_workers) == deleted
+    assert plan.finished is finished
+    assert plan.requeue_after == requeue
+
+
+def test_restart_budget_exhausted_fails_job() -> None:
+    obj = sample(SAMPLE)
+    obj["spec"]["maxRestarts"] = 1
+    plan = fl.reconcile(obs_of(obj))
+    obj = apply(obj, plan)
+    workers = [worker_from(w) for w in plan.create_workers]
+    workers[1] = workers[1].model_copy(update={"phase": "Failed"})
+    plan = fl.reconcile(obs_of(obj, workers=workers))
+    obj = apply(obj, plan)
+    workers = [w for w in workers if w.name not in plan.delete_workers]
+    plan = fl.reconcile(obs_of(obj, workers=workers, now=later(11)))
+    obj = apply(obj, plan)
+    new = worker_from(plan.create_workers[0], "Failed")
+    plan = fl.reconcile(obs_of(obj, workers=[*workers, new], now=later(12)))
+    assert plan.finished and plan.status_patch["phase"] == "Failed"
+    assert plan.status_patch["conditions"][-1]["type"] == "Failed"
+    assert set(plan.delete_workers) == {w.name for w in [*workers, new]}
+    assert plan.status_patch["failed"] == 2 and plan.events[-1].type == "Warning"
+    done = fl.reconcile(obs_of(apply(obj, plan), workers=[]))
+    assert done.finished and not done.create_workers
+
+
+def test_rounds_and_model_metrics() -> None:
+    obj, plan = first()
+    obj = apply(obj, plan)
+    workers = [worker_from(w) for w in plan.create_workers]
+    agg = workers[0].name
+    reports = {
+        workers[1].name: report(workers[1].name, "train", "running", owner_info={"currentRound": 2, "updateTime": "T2"}),
+        agg: report(agg, "train", "running", results=[{"metrics": {"accuracy": 0.9}}]),
+    }
+    plan = fl.reconcile(obs_of(obj, workers=workers, reports=reports))
+    assert plan.status_patch["currentRound"] == 2
+    cond = plan.status_patch["conditions"][-1]
+    assert (cond["type"], cond["reason"], cond["message"]) == ("Training", "DoTraining", "Round 2 reaches at T2")
+    assert plan.model_patches["surface-defect-detection-model"]["metrics"] == [{"key": "accuracy", "value": "0.9"}]
+    obj = apply(obj, plan)
+    again = fl.reconcile(obs_of(obj, workers=workers, reports=reports))
+    assert "conditions" not in again.status_patch and not again.model_patches  # nothing twice
+
+
+def test_spec_edit_rolls_only_the_edited_trainer() -> None:
+    obj, plan = first()
+    obj = apply(obj, plan)
+    workers = [worker_from(w) for w in plan.create_workers]
+    obj["spec"]["trainingWorkers"][1]["template"]["spec"]["containers"][0]["image"] = "train:v2"
+    obj["metadata"]["generation"] = 2
+    plan = fl.reconcile(obs_of(obj, workers=workers))
+    assert plan.delete_workers == [workers[2].name] and [w.role for w in plan.create_workers] == ["train"]
+    assert plan.status_patch["observedGeneration"] == 2
+
+
+def test_deleted_worker_recreated_and_cleanup() -> None:
+    obj, plan = first()
+    obj = apply(obj, plan)
+    workers = [worker_from(w) for w in plan.create_workers]
+    again = fl.reconcile(obs_of(obj, workers=workers[:2]))
+    assert [w.name for w in again.create_workers] == [plan.create_workers[2].name]
+    clean = fl.cleanup(obs_of(obj, workers=workers))
+    assert len(clean.delete_workers) == 3 and clean.delete_services == ["surface-defect-detection-aggregation"]

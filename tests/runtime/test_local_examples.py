@@ -1,0 +1,114 @@
+"""Full loop: `sedna run` of the examples to their end state, and resuming after SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sedna_operator.runtime.local.store import Store
+
+REPO = Path(__file__).resolve().parents[2]
+SEDNA = (
+    [sys.executable, "-m", "sedna_operator.cli"]
+    if not (Path(sys.executable).parent / "sedna").exists()
+    else [str(Path(sys.executable).parent / "sedna")]
+)
+pytestmark = pytest.mark.slow
+
+
+def _copy_example(name: str, tmp_path: Path) -> Path:
+    target = tmp_path / name
+    shutil.copytree(REPO / "examples" / name, target, ignore=shutil.ignore_patterns("*.pkl", "output"))
+    return target
+
+
+def _run(example: Path, state: Path, timeout: float = 120) -> tuple[subprocess.CompletedProcess[str], float]:
+    started = time.monotonic()
+    done = subprocess.run(
+        [*SEDNA, "run", "-f", str(example), "--state-dir", str(state), "-q", "--timeout", str(timeout)],
+        capture_output=True,
+        text=True,
+        timeout=timeout + 30,
+        check=False,
+    )
+    return done, time.monotonic() - started
+
+
+def _fl_status(state: Path) -> dict:
+    row = Store(state).get("FederatedLearningJob", "default", "digits-fedavg")
+    assert row is not None
+    return row.obj["status"]
+
+
+def test_federated_learning_example(tmp_path: Path) -> None:
+    example = _copy_example("federated_learning", tmp_path)
+    done, wall = _run(example, tmp_path / "state")
+    print(f"federated_learning wall time: {wall:.1f}s")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "sedna run: finished" in done.stdout
+    status = _fl_status(tmp_path / "state")
+    assert status["phase"] == "Succeeded"
+    assert status["currentRound"] == 3
+    assert status["succeeded"] == 4
+    assert (example / "model" / "digits.pkl").is_file()  # the aggregated model the trainers saved
+    workers = Store(tmp_path / "state").workers()
+    assert sorted(w.role for w in workers) == ["aggregation", "train", "train", "train"]
+    assert all(w.exit_code == 0 for w in workers)
+    agg_log = next(Path(w.log_path) for w in workers if w.role == "aggregation").read_text()
+    assert "exited with 0" in agg_log
+    get = subprocess.run(
+        [*SEDNA, "get", "fl", "--state-dir", str(tmp_path / "state")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "Succeeded" in get.stdout and "digits-fedavg" in get.stdout
+
+
+def test_sigkill_and_resume(tmp_path: Path) -> None:
+    example = _copy_example("federated_learning", tmp_path)
+    manifest = example / "federated-learning.yaml"
+    manifest.write_text(manifest.read_text().replace('value: "5"', 'value: "400"'))  # slower rounds
+    state = tmp_path / "state"
+    proc = subprocess.Popen(
+        [*SEDNA, "run", "-f", str(example), "--state-dir", str(state), "-q", "--timeout", "120"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline, "workers never started"
+            if (state / "state.db").exists():
+                workers = Store(state).workers()
+                if len(workers) == 4 and all(w.phase == "Running" for w in workers):
+                    break
+            time.sleep(0.2)
+        time.sleep(1.0)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert _fl_status(state).get("phase") != "Succeeded"
+    pids = {w.name: w.pid for w in Store(state).workers()}
+    done, wall = _run(example, state)
+    print(f"resumed run wall time: {wall:.1f}s")
+    assert done.returncode == 0, done.stdout + done.stderr
+    status = _fl_status(state)
+    assert status["phase"] == "Succeeded" and status["currentRound"] == 3
+    workers = Store(state).workers()
+    assert len(workers) == 4, [w.name for w in workers]  # nothing created twice
+    for w in workers:
+        log = Path(w.log_path).read_text()
+        # every worker was started exactly once: re-adopted by pid, not restarted
+        assert log.count("Z start ") == 1, (w.name, log)
+        assert w.restarts == 0 and w.exit_code == 0
+        assert pids[w.name] is not None

@@ -1,0 +1,266 @@
+"""Unit tests of the local runtime's pure parts, the store and the process runner."""
+
+from __future__ import annotations
+
+import base64
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sedna_operator.runtime.local.images import ImageMap
+from sedna_operator.runtime.local.jsonpath import evaluate, render_value
+from sedna_operator.runtime.local.merge import merge_patch
+from sedna_operator.runtime.local.podenv import (
+    LocalRuntimeError,
+    PodContext,
+    ServiceInfo,
+    decode_secret,
+    expand,
+    pod_processes,
+)
+from sedna_operator.runtime.local.runner import Runner, restart_delay, should_restart
+from sedna_operator.runtime.local.session import resolve_local_paths
+from sedna_operator.runtime.local.store import Store, WorkerRow
+
+
+def test_merge_patch_rfc7386() -> None:
+    target = {"a": 1, "b": {"c": 2, "d": 3}, "l": [1]}
+    assert merge_patch(target, {"b": {"c": None, "e": 4}, "l": [2], "a": None}) == {
+        "b": {"d": 3, "e": 4},
+        "l": [2],
+    }
+    assert target["b"] == {"c": 2, "d": 3}  # not modified
+
+
+def test_jsonpath_printer_column_forms() -> None:
+    obj = {
+        "status": {
+            "conditions": [{"type": "Waiting", "stage": "Train"}, {"type": "Ready", "stage": "Eval"}],
+            "metrics": [{"key": "inferenceNumber", "value": "12"}, {"key": "x", "value": "1"}],
+        }
+    }
+    assert evaluate(obj, ".status.conditions[-1:].stage") == ["Eval"]
+    assert evaluate(obj, '.status.metrics[?(@.key=="inferenceNumber")].value') == ["12"]
+    assert evaluate(obj, ".status.missing.deeper") == []
+    assert render_value([], "string") == "<none>"
+
+
+def test_image_map_order(tmp_path: Path) -> None:
+    (tmp_path / "sedna-images.yaml").write_text(
+        "images:\n  my/img: sub\n  other/*:\n    dir: .\n    entrypoint: [python, x.py]\n"
+    )
+    images = ImageMap()
+    images.add_option(f"cli/img={tmp_path}")
+    images.add_file(tmp_path / "sedna-images.yaml")
+    assert images.lookup("cli/img:v1", None).directory == tmp_path.resolve()
+    assert images.lookup("my/img:v2", None).directory == (tmp_path / "sub").resolve()
+    assert images.lookup("other/thing", None).entrypoint == ("python", "x.py")
+    assert images.lookup("unknown/img", tmp_path).directory == tmp_path
+    assert images.lookup("kubeedge/sedna-storage-initializer:v0.3.0", tmp_path).entrypoint[:2] == (
+        "python",
+        "-m",
+    )
+
+
+def _pod(env: list[dict], **spec: object) -> dict:
+    return {
+        "metadata": {"name": "job-train-abc", "namespace": "ns1", "labels": {"app": "agg"}},
+        "spec": {
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "sedna-example/x:v1",
+                    "workingDir": "/home/work",
+                    "command": ["python3", "/home/work/train.py"],
+                    "args": ["--data", "/home/data/d/x.txt"],
+                    "env": env,
+                    "volumeMounts": [{"name": "data", "mountPath": "/home/data/d"}],
+                }
+            ],
+            "volumes": [{"name": "data", "hostPath": {"path": "/srv/d"}}],
+            **spec,
+        },
+    }
+
+
+def _ctx(tmp_path: Path, **kw: object) -> PodContext:
+    return PodContext(
+        lc_url="http://127.0.0.1:4242",
+        pod_dir=tmp_path / "pod",
+        default_image_dir=tmp_path,
+        python="/venv/python",
+        base_env={"PATH": "/bin"},
+        **kw,
+    )  # type: ignore[arg-type]
+
+
+def test_env_is_exactly_the_pods(tmp_path: Path) -> None:
+    env = [
+        {"name": "epochs", "value": "3"},
+        {"name": "NODE_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
+        {"name": "LC_SERVER", "value": "http://$(NODE_IP):9100"},
+        {"name": "REF", "value": "$(epochs)-$$(epochs)-$(UNDEFINED)"},
+        {"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "s3", "key": "ACCESS_KEY_ID"}}},
+        {"name": "TRAIN_DATASET_URL", "value": "/home/data/d/x.txt;/home/data/d/y.txt"},
+        {"name": "DATA_PATH_PREFIX", "value": "/home/data"},
+        {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+    ]
+    ctx = _ctx(tmp_path, secrets={("ns1", "s3"): {"ACCESS_KEY_ID": "AK"}})
+    proc = pod_processes(_pod(env), ctx).main
+    assert proc.env == {
+        "PATH": "/bin",
+        "PYTHONUNBUFFERED": "1",
+        "epochs": "3",
+        "NODE_IP": "127.0.0.1",
+        "LC_SERVER": "http://127.0.0.1:4242",
+        "REF": "3-$(epochs)-$(UNDEFINED)",
+        "KEY": "AK",
+        "TRAIN_DATASET_URL": "/srv/d/x.txt;/srv/d/y.txt",
+        "DATA_PATH_PREFIX": "",
+        "POD": "job-train-abc",
+    }
+    assert proc.argv == ["/venv/python", f"{tmp_path}/train.py", "--data", "/srv/d/x.txt"]
+    assert proc.cwd == tmp_path
+
+
+def test_missing_secret_is_a_clear_error(tmp_path: Path) -> None:
+    env = [{"name": "KEY", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "K"}}}]
+    with pytest.raises(LocalRuntimeError, match=r"Secret ns1/creds is not known: pass its manifest"):
+        pod_processes(_pod(env), _ctx(tmp_path))
+    assert decode_secret({"data": {"K": base64.b64encode(b"v").decode()}, "stringData": {"S": "w"}}) == {
+        "K": "v",
+        "S": "w",
+    }
+
+
+def test_service_hosts_and_ports_are_rewritten(tmp_path: Path) -> None:
+    svc = ServiceInfo("job-aggregation", "ns1", {"app": "agg"}, {7363: 40001})
+    client_env = [
+        {"name": "AGG_IP", "value": "job-aggregation.ns1"},
+        {"name": "AGG_PORT", "value": "7363"},
+        {"name": "URL", "value": "ws://job-aggregation.ns1.svc.cluster.local:7363/FedAvg"},
+        {"name": "OTHER_PORT", "value": "7363"},
+    ]
+    proc = pod_processes(_pod(client_env), _ctx(tmp_path, services=[svc])).main
+    assert proc.env["AGG_IP"] == "127.0.0.1"
+    assert proc.env["AGG_PORT"] == "40001"
+    assert proc.env["URL"] == "ws://127.0.0.1:40001/FedAvg"
+    assert proc.env["OTHER_PORT"] == "7363"  # not beside a host naming the service
+    server = pod_processes(
+        _pod([{"name": "AGG_BIND_PORT", "value": "7363"}]), _ctx(tmp_path, services=[svc])
+    ).main
+    assert server.env["AGG_BIND_PORT"] == "40001"
+
+
+def test_relative_manifest_paths_resolve(tmp_path: Path) -> None:
+    obj = {"kind": "Dataset", "spec": {"url": "./data/a.txt"}}
+    assert resolve_local_paths(obj, tmp_path)["spec"]["url"] == str(tmp_path / "data" / "a.txt")
+    remote = {"kind": "Model", "spec": {"url": "s3://b/m.pkl"}}
+    assert resolve_local_paths(remote, tmp_path)["spec"]["url"] == "s3://b/m.pkl"
+
+
+def test_store_apply_generation_and_status(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    obj = {
+        "apiVersion": "sedna.io/v1alpha1",
+        "kind": "Model",
+        "metadata": {"name": "m"},
+        "spec": {"url": "/a", "format": "pkl"},
+    }
+    assert store.apply(obj).action == "created"
+    assert store.apply(obj).action == "unchanged"
+    store.patch_status("Model", "default", "m", {"updateTime": "t", "metrics": [{"key": "a", "value": "1"}]})
+    changed = {**obj, "spec": {"url": "/b", "format": "pkl"}}
+    assert store.apply(changed).action == "configured"
+    row = store.get("Model", "default", "m")
+    assert row is not None
+    meta = row.obj["metadata"]
+    assert meta["generation"] == 2 and meta["uid"] and int(meta["resourceVersion"]) >= 3
+    assert row.obj["status"]["updateTime"] == "t"
+    # a second connection (another process) reads the committed state (WAL mode)
+    other = Store(tmp_path)
+    other_row = other.get("Model", "default", "m")
+    assert other_row is not None and other_row.obj["spec"]["url"] == "/b"
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_restart_rules() -> None:
+    assert should_restart(None, 0) and should_restart("Always", 0)
+    assert should_restart("OnFailure", 1) and not should_restart("OnFailure", 0)
+    assert not should_restart("Never", 1)
+    assert restart_delay(0) == 0.5 and restart_delay(20) == 10.0
+
+
+def _runner(tmp_path: Path, code: str, policy: str = "Never") -> tuple[Store, Runner, WorkerRow]:
+    from sedna_operator.runtime.local.podenv import PodProcesses, ProcessSpec
+
+    store = Store(tmp_path)
+
+    def build(_row: WorkerRow) -> PodProcesses:
+        return PodProcesses(
+            init=[], main=ProcessSpec("c", [sys.executable, "-c", code], {"X": "1"}, tmp_path)
+        )
+
+    pod = {"spec": {"restartPolicy": policy, "containers": [{"name": "c", "image": "i"}]}}
+    row = WorkerRow(
+        name="w1",
+        owner_kind="FederatedLearningJob",
+        owner_namespace="default",
+        owner_name="j",
+        role="train",
+        pod=__import__("json").dumps(pod),
+        phase="Pending",
+    )
+    store.add_worker(row)
+    return store, Runner(store, build), row
+
+
+def _wait_phase(store: Store, runner: Runner, phase: str, timeout: float = 10.0) -> WorkerRow:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runner.sync()
+        row = store.worker("w1")
+        assert row is not None
+        if row.phase == phase:
+            return row
+        time.sleep(0.05)
+    raise AssertionError(f"worker did not reach {phase}: {store.worker('w1')}")
+
+
+def test_runner_exit_codes_and_logs(tmp_path: Path) -> None:
+    store, runner, row = _runner(tmp_path, "import os,sys; print('hello', os.environ['X']); sys.exit(3)")
+    runner.start(row)
+    done = _wait_phase(store, runner, "Failed")
+    assert done.exit_code == 3
+    assert "hello 1" in Path(done.log_path).read_text()
+
+
+def test_runner_restarts_on_failure(tmp_path: Path) -> None:
+    marker = tmp_path / "ran-once"
+    code = f"import pathlib,sys; p=pathlib.Path({str(marker)!r}); first=not p.exists(); p.touch(); sys.exit(1 if first else 0)"
+    store, runner, row = _runner(tmp_path, code, policy="OnFailure")
+    runner.start(row)
+    done = _wait_phase(store, runner, "Succeeded")
+    assert done.restarts == 1 and done.exit_code == 0
+
+
+def test_runner_adopts_a_live_process(tmp_path: Path) -> None:
+    store, runner, row = _runner(tmp_path, "import time; time.sleep(1.0)")
+    runner.start(row)
+    started = store.worker("w1")
+    assert started is not None and started.pid
+    # a new runner (as after `sedna run` was killed) adopts it by pid and reads its exit file
+    fresh = Runner(store, runner.build)
+    fresh.sync()
+    live = store.worker("w1")
+    assert live is not None and live.phase == "Running" and live.pid == started.pid
+    done = _wait_phase(store, fresh, "Succeeded")
+    assert done.exit_code == 0
+    runner.children.clear()
+
+
+def test_expand_matches_kubernetes() -> None:
+    assert expand("$(A)/$(B)/$$(A)", {"A": "x"}) == "x/$(B)/$(A)"

@@ -1,0 +1,168 @@
+"""Joint inference: edge worker + cloud BigModelService on 127.0.0.1, with a recording fake LC."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+import numpy as np
+import pytest
+
+from sedna.core.base import wait_until
+from sedna.core.joint_inference import BigModelService, JointInference
+from tests.sdk_core.conftest import free_port
+from tests.sdk_core.sdk_models import ProbaEstimator, SoftmaxEstimator, load_digits_xy, trained
+
+HEM = {"method": "CrossEntropy", "param": {"threshold_cross_entropy": "0.35"}}
+
+
+def _flatten(res):
+    return [float(p) for p in np.asarray(res)[0]]
+
+
+@pytest.fixture
+def cloud(tmp_path, monkeypatch):
+    big = trained(SoftmaxEstimator, n=1200, epochs=150)
+    path = big.save(str(tmp_path / "big.pkl"))
+    port = free_port()
+    monkeypatch.setenv("SERVICE_NAME", "ji-demo")
+    monkeypatch.setenv("MODEL_URL", path)
+    monkeypatch.setenv("BIG_MODEL_BIND_IP", "127.0.0.1")
+    monkeypatch.setenv("BIG_MODEL_BIND_PORT", str(port))
+    service = BigModelService(estimator=SoftmaxEstimator)
+    service.start_background()
+    yield service, big, port
+    service.stop()
+
+
+def test_edge_and_cloud_collaborate_and_report(cloud, fake_lc, monkeypatch):
+    service, big, port = cloud
+    monkeypatch.setenv("WORKER_NAME", "edgeworker-abcde")
+    monkeypatch.setenv("NAMESPACE", "default")
+    monkeypatch.setenv("BIG_MODEL_IP", "127.0.0.1")
+    monkeypatch.setenv("BIG_MODEL_PORT", str(port))
+    monkeypatch.setenv("LC_PERIOD", "0.2")
+    monkeypatch.delenv("MODEL_URL")
+    edge = trained(ProbaEstimator, n=200, epochs=40)
+    ji = JointInference(estimator=edge, hard_example_mining=HEM)
+    assert ji.job_name == "ji-demo"  # SERVICE_NAME, never Sedna's 'sedna' default
+
+    # the route list answers on GET /<service>
+    routes = httpx.get(f"http://127.0.0.1:{port}/ji-demo").json()
+    assert any(r["path"] == "/ji-demo/predict" for r in routes)
+
+    x, _ = load_digits_xy()
+    hard = 0
+    for sample in x[1500:1520]:
+        is_hard, res, edge_res, cloud_res = ji.inference(sample.reshape(1, -1), post_process=_flatten)
+        assert np.asarray(edge_res).shape == (1, 10)
+        if is_hard:
+            hard += 1
+            assert cloud_res == [int(big.predict(sample.reshape(1, -1))[0])]
+            assert res == cloud_res
+        else:
+            assert cloud_res is None and res == _flatten(edge_res)
+    assert 0 < hard < 20  # a weak edge model: some, not all, go to the cloud
+
+    assert wait_until(lambda: bool(fake_lc.of_kind("inference")), 5)
+    body = fake_lc.of_kind("inference")[-1]
+    assert fake_lc.paths[-1] == "/sedna/workers/edgeworker-abcde/info"
+    assert set(body) == {"name", "namespace", "ownerName", "ownerKind", "kind", "status", "ownerInfo"}
+    assert body["name"] == "edgeworker-abcde"
+    assert body["namespace"] == "default"
+    assert body["ownerName"] == "ji-demo"
+    assert body["ownerKind"] == "jointinferenceservice"
+    assert body["status"] == "running"
+    info = body["ownerInfo"]
+    assert {"startTime", "updateTime", "inferenceNumber", "hardExampleNumber", "uploadCloudRatio"} <= set(info)
+    assert info["inferenceNumber"] == 20 and info["hardExampleNumber"] == hard
+    assert info["uploadCloudRatio"] == pytest.approx(hard / 20)
+    # /metrics exposes the request counter
+    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    assert "sedna_inference_requests_total" in metrics
+    ji.lc_reporter.stop()
+
+
+def test_cloud_down_falls_back_to_edge_and_counts(monkeypatch):
+    monkeypatch.setenv("SERVICE_NAME", "ji-down")
+    monkeypatch.setenv("BIG_MODEL_IP", "127.0.0.1")
+    monkeypatch.setenv("BIG_MODEL_PORT", str(free_port()))  # nothing listens there
+    monkeypatch.setenv("LC_SERVER", f"http://127.0.0.1:{free_port()}")
+    ji = JointInference(estimator=trained(ProbaEstimator, n=100, epochs=2),
+                        hard_example_mining={"method": "CloudOnly"})
+    x, _ = load_digits_xy()
+    for sample in x[:3]:
+        is_hard, res, edge_res, cloud_res = ji.inference(sample.reshape(1, -1))
+        assert is_hard and cloud_res is None
+        np.testing.assert_array_equal(res, edge_res)
+    assert ji.lc_reporter.cloud_failure_number == 3
+    assert ji.lc_reporter.owner_info()["cloudFailureNumber"] == 3
+    ji.lc_reporter.stop()
+
+
+def test_mining_then_inference_skips_edge_for_hard_inputs(cloud, monkeypatch):
+    _, big, port = cloud
+    monkeypatch.setenv("BIG_MODEL_IP", "127.0.0.1")
+    monkeypatch.setenv("BIG_MODEL_PORT", str(port))
+    monkeypatch.setenv("MINING_MODE", "mining-then-inference")
+    monkeypatch.setenv("LC_SERVER", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.delenv("MODEL_URL")
+    ji = JointInference(estimator=trained(ProbaEstimator, n=100, epochs=2),
+                        hard_example_mining={"method": "CloudOnly"})
+    x, _ = load_digits_xy()
+    is_hard, res, edge_res, cloud_res = ji.inference(x[:4])
+    assert is_hard and edge_res is None
+    assert res == cloud_res == big.predict(x[:4]).tolist()
+    ji.lc_reporter.stop()
+
+
+def _serve(tmp_path, monkeypatch, batching: bool):
+    big = trained(SoftmaxEstimator, n=800, epochs=40)
+    path = big.save(str(tmp_path / f"m{batching}.pkl"))
+    port = free_port()
+    monkeypatch.setenv("SERVICE_NAME", "batchsvc")
+    monkeypatch.setenv("MODEL_URL", path)
+    monkeypatch.setenv("BIG_MODEL_BIND_IP", "127.0.0.1")
+    monkeypatch.setenv("BIG_MODEL_BIND_PORT", str(port))
+    svc = BigModelService(estimator=SoftmaxEstimator, batching=batching, max_batch_size=64, max_wait_ms=10)
+    svc.start_background()
+    return svc, port
+
+
+def _concurrent(port: int, chunks: list[np.ndarray]) -> list[list[int]]:
+    out: list[list[int] | None] = [None] * len(chunks)
+
+    def call(i: int) -> None:
+        with httpx.Client(timeout=30) as c:
+            r = c.post(f"http://127.0.0.1:{port}/batchsvc/predict", json={"data": chunks[i].tolist()})
+            r.raise_for_status()
+            out[i] = r.json()["result"]
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(len(chunks))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out  # type: ignore[return-value]
+
+
+def test_dynamic_batching_gives_identical_results(tmp_path, monkeypatch):
+    x, _ = load_digits_xy()
+    chunks = [x[i * 3 : i * 3 + 1 + i % 3] for i in range(24)]
+    results = {}
+    for batching in (False, True):
+        svc, port = _serve(tmp_path, monkeypatch, batching)
+        try:
+            start = time.perf_counter()
+            results[batching] = _concurrent(port, chunks)
+            elapsed = time.perf_counter() - start
+            if batching:
+                batcher = svc.server.batcher
+                assert batcher is not None and batcher.batches < len(chunks)  # requests were coalesced
+                assert max(batcher.batch_sizes) > 3
+            print(f"batching={batching}: {len(chunks)} requests in {elapsed * 1000:.0f} ms")
+        finally:
+            svc.stop()
+    assert results[True] == results[False]
+    assert [len(r) for r in results[True]] == [len(c) for c in chunks]

@@ -1,0 +1,114 @@
+"""Small helpers shared by the SDK modules."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+__all__ = [
+    "get_file_format",
+    "str_to_bool",
+    "to_float",
+    "to_int",
+    "get_host_ip",
+    "filter_kwargs",
+    "singleton",
+]
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "y", "on"}
+_FALSE = {"0", "false", "no", "n", "off", ""}
+
+
+def get_file_format(url: str) -> str:
+    """Lower-case extension without the dot (``/m/model.PTH`` -> ``pth``; ``a.tar.gz`` -> ``gz``)."""
+    return os.path.splitext(str(url).rstrip("/"))[1].lstrip(".").lower()
+
+
+def str_to_bool(value: Any) -> bool:
+    """Parse the boolean spellings env vars use; raises ``ValueError`` on anything else."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"not a boolean: {value!r}")
+
+
+def to_float(value: Any, name: str) -> float:
+    """Cast an algorithm parameter (often a string from ``*_PARAMETERS``) to float."""
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"parameter {name!r} must be a number, got {value!r}") from exc
+
+
+def to_int(value: Any, name: str) -> int:
+    """Cast an algorithm parameter to int (accepts ``"3"`` and ``"3.0"``)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"parameter {name!r} must be an integer, got {value!r}") from exc
+    if not number.is_integer():
+        raise ValueError(f"parameter {name!r} must be an integer, got {value!r}")
+    return int(number)
+
+
+def get_host_ip() -> str:
+    """The address of the interface that routes outward (no packet is sent); 127.0.0.1 offline."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.connect(("10.255.255.255", 1))
+        return str(sock.getsockname()[0])
+    except OSError:
+        return "127.0.0.1"
+    finally:
+        sock.close()
+
+
+def filter_kwargs(func: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The subset of ``kwargs`` that ``func`` accepts (all of them if it takes ``**kwargs``).
+
+    Sedna passes every worker parameter to every estimator method; user methods rarely accept
+    them all, so each call receives only what its signature names.
+    """
+    import inspect
+
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return dict(kwargs)
+    params = sig.parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return dict(kwargs)
+    names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return {k: v for k, v in kwargs.items() if k in names}
+
+
+def singleton(cls: type[T]) -> Callable[..., T]:
+    """Class decorator: every call returns the first instance."""
+    instances: dict[type[T], T] = {}
+
+    def get(*args: Any, **kwargs: Any) -> T:
+        if cls not in instances:
+            instances[cls] = cls(*args, **kwargs)
+        return instances[cls]
+
+    return get
+
+
+def chunks(items: Iterable[T], size: int) -> Iterable[list[T]]:
+    """Consecutive lists of at most ``size`` items."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

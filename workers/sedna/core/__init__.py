@@ -1,0 +1,1 @@
+"""The four Sedna paradigms: joint inference, federated, incremental and lifelong learning."""

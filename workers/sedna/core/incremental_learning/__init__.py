@@ -1,0 +1,5 @@
+"""``from sedna.core.incremental_learning import IncrementalLearning``."""
+
+from sedna.core.incremental_learning.incremental_learning import IncrementalLearning
+
+__all__ = ["IncrementalLearning"]

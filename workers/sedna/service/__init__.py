@@ -1,0 +1,1 @@
+"""Data-plane clients and servers of the Sedna worker SDK."""

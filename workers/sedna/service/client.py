@@ -1,0 +1,378 @@
+"""Clients of the data plane: the local controller, the big-model service, the aggregator and
+the knowledge base.
+
+* :class:`LCClient` never loses a report: a report that cannot be delivered (after a few quick
+  retries with exponential backoff) is kept in an in-memory FIFO, mirrored to a JSON-lines file
+  when a buffer directory is configured (``LC_REPORT_BUFFER_DIR``), and delivered in order by a
+  background flusher once the LC answers again. Sedna instead tries 5 times, 3 s apart, then
+  drops the report.
+* :class:`AggregationClient` speaks Sedna's websocket protocol and, when asked, the binary
+  weight encoding of :mod:`sedna.service.wire`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from sedna.service._log import LOGGER
+from sedna.service.wire import (
+    ENCODING_BINARY,
+    ENCODING_JSON,
+    decode_binary,
+    encode_binary,
+    weights_from_json,
+    weights_to_json,
+)
+
+__all__ = ["LCClient", "ModelClient", "AggregationClient", "KBClient", "http_request"]
+
+_RETRYABLE = (httpx.TransportError, httpx.HTTPStatusError)
+
+
+def _auth_headers() -> dict[str, str]:
+    token = os.environ.get("SEDNA_REPORT_TOKEN")
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def http_request(url: str, method: str = "POST", timeout: float = 10.0, attempts: int = 3, **kwargs: Any) -> Any:
+    """One HTTP call with retries (exponential backoff); returns the decoded JSON (or text)."""
+    for attempt in Retrying(
+        stop=stop_after_attempt(attempts),
+        wait=wait_exponential(multiplier=0.2, max=2.0),
+        retry=retry_if_exception_type(httpx.TransportError),
+        reraise=True,
+    ):
+        with attempt:
+            resp = httpx.request(method, url, timeout=timeout, **kwargs)
+            resp.raise_for_status()
+            try:
+                return resp.json()
+            except ValueError:
+                return resp.text
+    return None  # pragma: no cover - tenacity reraises
+
+
+class LCClient:
+    """Reports of one worker process to its local controller (``POST /sedna/workers/{name}/info``).
+
+    ``LCClient.send(lc_server, worker_name, message)`` is Sedna's static entry point; it uses one
+    shared client per LC address so that the order of reports is kept across calls.
+    """
+
+    _shared: dict[str, LCClient] = {}
+    _shared_lock = threading.Lock()
+
+    def __init__(
+        self,
+        server: str,
+        buffer_dir: str | os.PathLike[str] | None = None,
+        timeout: float = 5.0,
+        attempts: int = 3,
+        flush_interval: float = 2.0,
+    ) -> None:
+        self.server = server.rstrip("/")
+        self.timeout = timeout
+        self.attempts = max(1, attempts)
+        self.flush_interval = flush_interval
+        self._pending: deque[tuple[str, dict[str, Any]]] = deque()
+        self._lock = threading.RLock()  # serialises delivery so reports stay in order
+        self._client = httpx.Client(timeout=timeout)
+        buffer_dir = buffer_dir if buffer_dir is not None else os.environ.get("LC_REPORT_BUFFER_DIR")
+        self._buffer_file: Path | None = None
+        if buffer_dir:
+            Path(buffer_dir).mkdir(parents=True, exist_ok=True)
+            self._buffer_file = Path(buffer_dir) / "lc-reports.jsonl"
+            self._load_buffer()
+        self._flusher: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.delivered = 0
+
+    # -- Sedna's API -------------------------------------------------------------------------
+    @staticmethod
+    def send(lc_server: str, worker_name: str, message: dict[str, Any]) -> bool:
+        """Deliver ``message`` (or buffer it); True when it reached the LC now."""
+        return LCClient.shared(lc_server).report(worker_name, message)
+
+    @classmethod
+    def shared(cls, lc_server: str) -> LCClient:
+        key = lc_server.rstrip("/")
+        with cls._shared_lock:
+            client = cls._shared.get(key)
+            if client is None:
+                client = cls._shared[key] = LCClient(key)
+            return client
+
+    # -- delivery ----------------------------------------------------------------------------
+    def url(self, worker_name: str) -> str:
+        return f"{self.server}/sedna/workers/{worker_name}/info"
+
+    def report(self, worker_name: str, message: dict[str, Any]) -> bool:
+        """Queue the report behind any buffered ones and try to deliver all of them in order."""
+        with self._lock:
+            self._pending.append((worker_name, message))
+            self._persist()
+            delivered = self.flush()
+        if not delivered:
+            LOGGER.warning("LC %s unreachable; %d report(s) buffered", self.server, len(self._pending))
+            self._ensure_flusher()
+        return delivered
+
+    def flush(self) -> bool:
+        """Deliver buffered reports in FIFO order; stop at the first failure. True when empty."""
+        with self._lock:
+            while self._pending:
+                worker_name, message = self._pending[0]
+                try:
+                    self._post(worker_name, message)
+                except httpx.HTTPStatusError as err:
+                    if 400 <= err.response.status_code < 500 and err.response.status_code not in (408, 429):
+                        # the LC refused this body for good: retrying would block every later report
+                        LOGGER.error("LC rejected report (%s): %s", err.response.status_code, message)
+                        self._pending.popleft()
+                        self._persist()
+                        continue
+                    return False
+                except httpx.TransportError:
+                    return False
+                self._pending.popleft()
+                self.delivered += 1
+                self._persist()
+            return True
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._client.close()
+
+    def _post(self, worker_name: str, message: dict[str, Any]) -> None:
+        for attempt in Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=0.1, max=1.0),
+            retry=retry_if_exception_type(httpx.TransportError)
+            | retry_if_exception_type(httpx.HTTPStatusError),
+            reraise=True,
+        ):
+            with attempt:
+                if self._client.is_closed:  # closed by close(); a late report still gets through
+                    self._client = httpx.Client(timeout=self.timeout)
+                resp = self._client.post(self.url(worker_name), json=message, headers=_auth_headers())
+                resp.raise_for_status()
+
+    def _ensure_flusher(self) -> None:
+        if self._flusher is not None and self._flusher.is_alive():
+            return
+        self._flusher = threading.Thread(target=self._flush_loop, name="lc-report-flusher", daemon=True)
+        self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self.flush_interval):
+            if self.flush():
+                return
+
+    def _persist(self) -> None:
+        if self._buffer_file is None:
+            return
+        tmp = self._buffer_file.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            for worker_name, message in self._pending:
+                fh.write(json.dumps({"worker": worker_name, "message": message}) + "\n")
+        tmp.replace(self._buffer_file)  # atomic: a crash leaves the old or the new list, never half
+
+    def _load_buffer(self) -> None:
+        assert self._buffer_file is not None
+        if not self._buffer_file.exists():
+            return
+        for line in self._buffer_file.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                self._pending.append((item["worker"], item["message"]))
+
+
+class ModelClient:
+    """Client of the big-model service: ``POST {protocol}://host:port/<service>/predict``."""
+
+    def __init__(
+        self,
+        service_name: str,
+        version: str = "latest",
+        host: str = "127.0.0.1",
+        port: int | str = "8080",
+        protocol: str = "http",
+        timeout: float = 30.0,
+    ) -> None:
+        self.server_name = f"{service_name}{version}"
+        self.endpoint = f"{protocol}://{host}:{port}/{service_name}"
+        self.timeout = timeout
+        self._client = httpx.Client(timeout=timeout)
+
+    def check_server_status(self) -> Any:
+        return self._client.get(self.endpoint).json()
+
+    def inference(self, x: Any, **kwargs: Any) -> dict[str, Any]:
+        """Send ``{"data": x, **json-able kwargs}``; returns the response ``{"result": ...}``."""
+        body: dict[str, Any] = {k: v for k, v in kwargs.items() if isinstance(v, str | int | float | bool)}
+        body["data"] = x.tolist() if isinstance(x, np.ndarray) else x
+        resp = self._client.post(f"{self.endpoint}/predict", json=body)
+        resp.raise_for_status()
+        return resp.json()
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class AggregationClient:
+    """Websocket client of the aggregation server (synchronous, one per FL worker).
+
+    ``encoding="binary"`` asks the server for binary weight frames; a server that does not
+    acknowledge (Sedna's) keeps the JSON encoding.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        client_id: str,
+        ping_timeout: float = 300,
+        max_size: int | None = None,
+        encoding: str = ENCODING_JSON,
+        connect_timeout: float | None = None,
+        ack_timeout: float = 2.0,
+    ) -> None:
+        self.uri = url
+        self.client_id = client_id
+        self.max_size = max_size  # None: no frame limit (Sedna caps at 16 MiB)
+        self.requested_encoding = encoding
+        self.encoding = ENCODING_JSON
+        self.connect_timeout = ping_timeout if connect_timeout is None else connect_timeout
+        self.ack_timeout = ack_timeout
+        self.ws: Any = None
+        self.connect()
+
+    def connect(self) -> None:
+        """Connect and subscribe, retrying with backoff until ``connect_timeout`` elapses."""
+        from websockets.sync.client import connect
+
+        deadline = time.monotonic() + self.connect_timeout
+        delay = 0.1
+        while True:
+            try:
+                ws = connect(self.uri, max_size=self.max_size, open_timeout=10, ping_interval=None)
+                # we own the connection for the client's lifetime (close() ends it); entering it
+                # marks that for websockets >= 17 without the `legacy` flag older versions lack
+                self.ws = ws.__enter__()
+                break
+            except (OSError, TimeoutError, Exception) as err:  # noqa: B014 - websockets raises many kinds
+                if time.monotonic() + delay > deadline:
+                    raise ConnectionError(f"cannot connect to aggregator {self.uri}: {err}") from err
+                LOGGER.info("aggregator %s not ready (%s); retrying in %.1fs", self.uri, err, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        sub: dict[str, Any] = {"type": "subscribe", "client_id": self.client_id}
+        if self.requested_encoding == ENCODING_BINARY:
+            sub["encoding"] = ENCODING_BINARY
+        self.ws.send(json.dumps(sub))
+        if self.requested_encoding == ENCODING_BINARY:
+            try:
+                raw = self.ws.recv(timeout=self.ack_timeout)
+                msg = json.loads(raw) if isinstance(raw, str) else decode_binary(raw)[0]
+                if msg.get("type") == "subscribe_ack":
+                    self.encoding = msg.get("encoding", ENCODING_JSON)
+            except TimeoutError:
+                self.encoding = ENCODING_JSON  # an old server: stay with JSON
+
+    def send(self, data: dict[str, Any], msg_type: str = "message", job_name: str | None = "") -> None:
+        """Send ``{"type", "client", "data", "job_name"}``; weights are packed per the encoding."""
+        message = {"type": msg_type, "client": self.client_id, "job_name": job_name}
+        payload = dict(data)
+        weights = payload.pop("weights", None)
+        if weights is not None and self.encoding == ENCODING_BINARY:
+            message["data"] = payload
+            self.ws.send(encode_binary(message, list(weights)))
+            return
+        if weights is not None:
+            payload["weights"] = weights_to_json(list(weights))
+        message["data"] = payload
+        self.ws.send(json.dumps(message))
+
+    def recv(self, wait_data_type: str | None = None, timeout: float | None = None) -> dict[str, Any] | None:
+        """Next message (of ``wait_data_type`` when given); weights are numpy arrays.
+
+        Returns None when ``timeout`` passes without one.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                raw = self.ws.recv(timeout=left)
+            except TimeoutError:
+                return None
+            if isinstance(raw, bytes | bytearray):
+                msg, weights = decode_binary(bytes(raw))
+                msg.setdefault("data", {})["weights"] = weights
+            else:
+                msg = json.loads(raw)
+                data = msg.get("data")
+                if isinstance(data, dict) and isinstance(data.get("weights"), list):
+                    data["weights"] = weights_from_json(data["weights"])
+            if wait_data_type is None or msg.get("type") == wait_data_type:
+                return msg
+
+    def close(self) -> None:
+        if self.ws is not None:
+            self.ws.close()
+
+
+class KBClient:
+    """Client of the knowledge-base REST API under ``<KB_SERVER>/knowledgebase``."""
+
+    def __init__(self, kbserver: str, timeout: float = 60.0) -> None:
+        self.kbserver = f"{kbserver.rstrip('/')}/knowledgebase"
+        self.timeout = timeout
+
+    def _url(self, path: str) -> str:
+        return f"{self.kbserver}{path}"
+
+    def upload_file(self, files: str, name: str | None = None) -> str:
+        """Upload a local file; returns its download URL (or the local path when it failed)."""
+        if not (files and os.path.isfile(files)):
+            return files
+        name = name or os.path.basename(files)
+        with open(files, "rb") as fh:
+            res = http_request(self._url("/file/upload"), files={"file": (name, fh)}, timeout=self.timeout)
+        return self.kbserver + res if isinstance(res, str) and res.startswith("/") else files
+
+    def update_db(self, task_info_file: str) -> str | None:
+        """``POST /update`` with the pickled task index; returns the index download URL."""
+        name = os.path.basename(task_info_file)
+        with open(task_info_file, "rb") as fh:
+            res = http_request(self._url("/update"), files={"task": (name, fh)}, timeout=self.timeout)
+        return self.kbserver + res if isinstance(res, str) else None
+
+    def update_task_status(self, tasks: str, new_status: int = 1) -> str | None:
+        """``POST /update/status`` ``{tasks: "a,b", status}``; returns the index download URL."""
+        res = http_request(
+            self._url("/update/status"), json={"tasks": tasks, "status": int(new_status)}, timeout=self.timeout
+        )
+        return self.kbserver + res if isinstance(res, str) else None
+
+    def download_file(self, url: str, dst: str) -> str:
+        """GET a ``/file/download`` URL (absolute, or relative to the KB) into ``dst``."""
+        if url.startswith("/"):
+            url = self.kbserver + url
+        resp = httpx.get(url, timeout=self.timeout)
+        resp.raise_for_status()
+        Path(dst).parent.mkdir(parents=True, exist_ok=True)
+        Path(dst).write_bytes(resp.content)
+        return dst

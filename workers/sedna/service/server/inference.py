@@ -1,0 +1,218 @@
+"""The big-model inference REST service (cloud side of joint inference).
+
+Routes (``<service>`` is the service name, i.e. the JointInferenceService name):
+
+* ``POST /<service>/predict`` body ``{"data": [...]}`` -> ``{"result": [...]}`` (Sedna's)
+* ``GET /<service>`` -> the route list
+* ``GET /metrics`` -> Prometheus metrics
+
+With dynamic batching on, concurrent requests whose ``data`` is a list of samples are queued
+and coalesced (up to ``max_batch_size`` samples, waiting at most ``max_wait_ms`` after the
+first one) into one ``model.inference`` call whose result is split back per request; the model
+is therefore called with exactly the samples the requests sent, and each request gets the
+same result it would have got alone (for a model that predicts samples independently).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+from sedna.service._log import LOGGER
+from sedna.service.server.base import BaseServer
+from sedna.service.wire import PredictRequest
+
+__all__ = ["InferenceServer", "DynamicBatcher", "to_jsonable"]
+
+
+def to_jsonable(value: Any) -> Any:
+    """numpy values to plain JSON types."""
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _is_sample_list(data: Any) -> bool:
+    """A non-empty list of samples (not one flat feature vector, which cannot be merged)."""
+    return isinstance(data, list) and bool(data) and not isinstance(data[0], int | float | bool)
+
+
+class DynamicBatcher:
+    """Coalesces concurrent list inputs into one call of ``fn(list_of_samples)``."""
+
+    def __init__(self, fn: Callable[[list[Any]], Any], max_batch_size: int = 32, max_wait_ms: float = 5.0):
+        self.fn = fn
+        self.max_batch_size = max(1, int(max_batch_size))
+        self.max_wait = max(0.0, float(max_wait_ms)) / 1000.0
+        self._queue: asyncio.Queue[tuple[list[Any], asyncio.Future[Any]]] | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.batch_sizes: list[int] = []
+
+    def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    async def submit(self, samples: list[Any]) -> Any:
+        assert self._queue is not None, "batcher not started"
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self._queue.put((samples, fut))
+        return await fut
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            first = await self._queue.get()
+            items = [first]
+            count = len(first[0])
+            deadline = loop.time() + self.max_wait
+            while count < self.max_batch_size:
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                try:
+                    nxt = await asyncio.wait_for(self._queue.get(), left)
+                except TimeoutError:
+                    break
+                items.append(nxt)
+                count += len(nxt[0])
+            await self._execute(loop, items)
+
+    async def _execute(self, loop: asyncio.AbstractEventLoop, items: list[tuple[list[Any], asyncio.Future[Any]]]) -> None:
+        merged: list[Any] = []
+        for samples, _ in items:
+            merged.extend(samples)
+        self.batches += 1
+        self.batch_sizes.append(len(merged))
+        try:
+            result = await loop.run_in_executor(None, self.fn, merged)
+            if len(items) > 1 and (not hasattr(result, "__len__") or len(result) != len(merged)):
+                # the model does not return one result per sample: fall back to one call each
+                results = [await loop.run_in_executor(None, self.fn, s) for s, _ in items]
+            else:
+                results, start = [], 0
+                for samples, _ in items:
+                    results.append(result[start : start + len(samples)] if len(items) > 1 else result)
+                    start += len(samples)
+        except Exception as err:
+            for _, fut in items:
+                if not fut.done():
+                    fut.set_exception(err)
+            return
+        for (_, fut), res in zip(items, results, strict=True):
+            if not fut.done():
+                fut.set_result(res)
+
+
+class InferenceServer(BaseServer):
+    """Sedna's ``InferenceServer(model, servername, host, http_port)``; ``model.inference(data)``
+    computes a result.
+
+    :param batching: coalesce concurrent requests (see module doc); off by default.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        servername: str,
+        host: str = "127.0.0.1",
+        http_port: int = 8080,
+        max_buffer_size: int = 1004857600,
+        workers: int = 1,
+        batching: bool = False,
+        max_batch_size: int = 32,
+        max_wait_ms: float = 5.0,
+    ) -> None:
+        super().__init__(servername=servername, host=host, http_port=http_port)
+        self.model = model
+        self.max_buffer_size = max_buffer_size
+        self.registry = CollectorRegistry()
+        self.m_requests = Counter(
+            "sedna_inference_requests", "Predict requests", ["status"], registry=self.registry
+        )
+        self.m_latency = Histogram("sedna_inference_latency_seconds", "Predict latency", registry=self.registry)
+        self.m_batch = Histogram(
+            "sedna_inference_batch_samples",
+            "Samples per model call",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=self.registry,
+        )
+        self.batcher = DynamicBatcher(self._call_model, max_batch_size, max_wait_ms) if batching else None
+        self.app = self._build_app()
+
+    def _call_model(self, data: Any) -> Any:
+        if isinstance(data, list):
+            self.m_batch.observe(len(data))
+        return self.model.inference(data)
+
+    def _build_app(self) -> FastAPI:
+        @asynccontextmanager
+        async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+            # the batcher's queue must live on the server's own event loop
+            if self.batcher is not None:
+                self.batcher.start()
+            yield
+            if self.batcher is not None:
+                await self.batcher.stop()
+
+        app = FastAPI(title=f"sedna inference {self.server_name}", lifespan=lifespan)
+        name = self.server_name
+
+        @app.get(f"/{name}")
+        async def routes() -> list[dict[str, Any]]:
+            return [
+                {"path": r.path, "name": r.name, "methods": sorted(getattr(r, "methods", None) or [])}
+                for r in app.routes
+            ]
+
+        @app.post(f"/{name}/predict")
+        async def predict(req: PredictRequest) -> JSONResponse:
+            started = time.perf_counter()
+            data = req.data
+            try:
+                if self.batcher is not None and _is_sample_list(data):
+                    result = await self.batcher.submit(data)
+                else:
+                    result = await asyncio.get_running_loop().run_in_executor(None, self._call_model, data)
+            except Exception as err:
+                self.m_requests.labels("error").inc()
+                LOGGER.error("inference failed: %s", err)
+                raise HTTPException(status_code=500, detail=f"inference failed: {err}") from err
+            self.m_requests.labels("ok").inc()
+            self.m_latency.observe(time.perf_counter() - started)
+            return JSONResponse({"result": to_jsonable(result)})
+
+        @app.get("/metrics")
+        async def metrics() -> Response:
+            return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+        return app
+
+
+def __getattr__(name: str) -> Any:
+    # ``from sedna.service.server.inference import BigModelService`` works too; resolved lazily
+    # because the paradigm module itself imports this one
+    if name in ("BigModelService", "TSBigModelService"):
+        from sedna.core.joint_inference import joint_inference
+
+        return getattr(joint_inference, name)
+    raise AttributeError(name)
