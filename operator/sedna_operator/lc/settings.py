@@ -30,7 +30,9 @@ class LCSettings(BaseModel):
         default=None, description="Key of the per-job report tokens (shared with the operator)."
     )
     auth_required: bool = Field(default=True, description="Reject reports without a valid job token.")
-    max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, gt=0, description="Largest report body accepted.")
+    max_body_bytes: int = Field(
+        default=DEFAULT_MAX_BODY_BYTES, gt=0, description="Largest report body accepted."
+    )
     rootfs_mount_dir: str = Field(
         default="", description="Prefix of host paths ('/rootfs' in the DaemonSet, '' when local)."
     )
