@@ -3,19 +3,31 @@
 Main entry points: :func:`generate_rkme_table_spec` (users compute their own spec),
 :class:`Market` (in-process market), :func:`sedna_market.service.create_app` (REST service),
 :class:`sedna_market.client.MarketClient`, :class:`sedna_market.lifelong.TaskMarket`.
+
+Exports are resolved lazily so that light submodules (the checker sandbox imports only
+``sedna_market.model``) do not pay for scikit-learn, SQLAlchemy and the QP solver at start-up.
 """
 
-from .market import Market, SubmissionError
-from .spec import RKMETableSpec, SemanticSpec, generate_rkme_table_spec, generate_semantic_spec
-from .status import CheckResult, CheckStatus
+from __future__ import annotations
 
-__all__ = [
-    "CheckResult",
-    "CheckStatus",
-    "Market",
-    "RKMETableSpec",
-    "SemanticSpec",
-    "SubmissionError",
-    "generate_rkme_table_spec",
-    "generate_semantic_spec",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "CheckResult": "sedna_market.status",
+    "CheckStatus": "sedna_market.status",
+    "Market": "sedna_market.market",
+    "SubmissionError": "sedna_market.market",
+    "RKMETableSpec": "sedna_market.spec.rkme",
+    "SemanticSpec": "sedna_market.spec.semantic",
+    "generate_rkme_table_spec": "sedna_market.spec.rkme",
+    "generate_semantic_spec": "sedna_market.spec.semantic",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'sedna_market' has no attribute {name!r}")

@@ -1,0 +1,204 @@
+"""The learnware package format: zip -> directory -> (model config, specs), and a zip builder.
+
+A package is a zip holding ``learnware.yaml`` (model class and stat-spec files), the model
+module (``__init__.py`` by default), the statistical spec JSON (``stat_spec.json`` by default) and
+optionally ``semantic_specification.json``.  Extraction refuses path traversal, links and zip bombs.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import stat
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, Field
+
+from .spec.rkme import COMPATIBLE_TYPES, RKMETableSpec
+from .spec.semantic import SemanticSpec
+
+MAX_UNCOMPRESSED_BYTES = 512 * 1024 * 1024
+MAX_FILES = 10_000
+YAML_FILE = "learnware.yaml"
+SEMANTIC_FILE = "semantic_specification.json"
+
+
+class PackageError(ValueError):
+    """The uploaded package is malformed; the message says what to fix."""
+
+
+class ModelConfig(BaseModel):
+    """``model`` section of ``learnware.yaml``."""
+
+    class_name: str = "Model"
+    module_path: str = "__init__.py"
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class PackageInfo(BaseModel):
+    """What the market needs from an extracted package."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    name: str | None = None
+    model: ModelConfig
+    stat_spec: RKMETableSpec
+    semantic_spec: SemanticSpec | None = None
+
+
+def safe_extract(data: bytes, dest: Path, max_bytes: int = MAX_UNCOMPRESSED_BYTES) -> None:
+    """Extract a zip into ``dest`` after validating every member."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise PackageError(f"not a valid zip file: {exc}") from exc
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_FILES:
+            raise PackageError(f"zip has {len(infos)} entries, more than {MAX_FILES}")
+        total = 0
+        for info in infos:
+            p = PurePosixPath(info.filename)
+            if p.is_absolute() or ".." in p.parts or "\\" in info.filename:
+                raise PackageError(f"unsafe path in zip: {info.filename!r}")
+            if stat.S_ISLNK(info.external_attr >> 16):
+                raise PackageError(f"symbolic links are not allowed: {info.filename!r}")
+            total += info.file_size
+            if total > max_bytes:
+                raise PackageError(f"zip expands to more than {max_bytes} bytes")
+        try:
+            zf.extractall(dest)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise PackageError(f"corrupt zip member: {exc}") from exc
+
+
+def _package_root(dest: Path) -> Path:
+    """Zips made by 'compress folder' wrap everything in one directory: descend into it."""
+    if (dest / YAML_FILE).exists():
+        return dest
+    entries = [e for e in dest.iterdir() if not e.name.startswith("__MACOSX")]
+    if len(entries) == 1 and entries[0].is_dir() and (entries[0] / YAML_FILE).exists():
+        return entries[0]
+    return dest
+
+
+def read_package(root: Path) -> tuple[Path, PackageInfo]:
+    """Parse an extracted package; returns its root directory and the parsed info."""
+    root = _package_root(root)
+    yaml_path = root / YAML_FILE
+    if not yaml_path.exists():
+        raise PackageError(f"package lacks {YAML_FILE}")
+    try:
+        cfg = yaml.safe_load(yaml_path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise PackageError(f"{YAML_FILE} is not valid YAML: {exc}") from exc
+    if not isinstance(cfg, dict):
+        raise PackageError(f"{YAML_FILE} must be a mapping")
+    model = ModelConfig.model_validate(cfg.get("model") or {})
+    if PurePosixPath(model.module_path).is_absolute() or ".." in PurePosixPath(model.module_path).parts:
+        raise PackageError("model.module_path must stay inside the package")
+    if not (root / model.module_path).exists():
+        raise PackageError(f"model module {model.module_path!r} not found in package")
+    entries = cfg.get("stat_specifications") or [
+        {"class_name": "RKMETableSpecification", "file_name": "stat_spec.json"}
+    ]
+    spec: RKMETableSpec | None = None
+    for entry in entries:
+        if entry.get("class_name") not in COMPATIBLE_TYPES:
+            continue
+        fname = str(entry.get("file_name", "stat_spec.json"))
+        path = root / fname
+        if ".." in PurePosixPath(fname).parts or not path.exists():
+            raise PackageError(f"statistical specification file {fname!r} not found in package")
+        try:
+            spec = RKMETableSpec.from_json(path.read_text())
+        except (ValueError, TypeError, json.JSONDecodeError) as exc:
+            raise PackageError(f"statistical specification {fname!r} is invalid: {exc}") from exc
+    if spec is None:
+        raise PackageError("package has no RKMETableSpecification statistical specification")
+    semantic = None
+    sem_path = root / SEMANTIC_FILE
+    if sem_path.exists():
+        try:
+            semantic = SemanticSpec.from_dict(json.loads(sem_path.read_text()))
+        except (ValueError, TypeError) as exc:
+            raise PackageError(f"{SEMANTIC_FILE} is invalid: {exc}") from exc
+    return root, PackageInfo(name=cfg.get("name"), model=model, stat_spec=spec, semantic_spec=semantic)
+
+
+_PICKLE_INIT = '''"""Generated wrapper around a pickled estimator."""
+import os
+
+import numpy as np
+
+try:
+    from learnware.model import BaseModel
+except ImportError:  # outside learnware: the market's own interface
+    from sedna_market.model import BaseModel
+
+
+class PickleModel(BaseModel):
+    def __init__(self, input_shape=None, output_shape=None, predict_method="predict"):
+        super().__init__(
+            input_shape=tuple(input_shape) if input_shape is not None else None,
+            output_shape=tuple(output_shape) if output_shape is not None else None,
+        )
+        import pickle
+
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "model.pkl"), "rb") as fh:
+            self.model = pickle.load(fh)
+        self.predict_method = predict_method
+
+    def predict(self, X):
+        return np.asarray(getattr(self.model, self.predict_method)(X))
+
+    def fit(self, X, y):
+        self.model.fit(X, y)
+
+    def finetune(self, X, y):
+        self.model.fit(X, y)
+'''
+
+
+def build_pickle_package(
+    model: Any,
+    stat_spec: RKMETableSpec,
+    input_shape: tuple[int, ...],
+    output_shape: tuple[int, ...] | None,
+    semantic_spec: SemanticSpec | None = None,
+    predict_method: str = "predict",
+) -> bytes:
+    """Zip a picklable estimator as a learnware package (loadable by learnware too)."""
+    yml = {
+        "model": {
+            "class_name": "PickleModel",
+            "module_path": "__init__.py",
+            "kwargs": {
+                "input_shape": list(input_shape),
+                "output_shape": list(output_shape) if output_shape is not None else None,
+                "predict_method": predict_method,
+            },
+        },
+        "stat_specifications": [
+            {
+                "module_path": "learnware.specification",
+                "class_name": "RKMETableSpecification",
+                "file_name": "stat_spec.json",
+                "kwargs": {},
+            }
+        ],
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(YAML_FILE, yaml.safe_dump(yml))
+        zf.writestr("__init__.py", _PICKLE_INIT)
+        zf.writestr("model.pkl", pickle.dumps(model))
+        zf.writestr("stat_spec.json", stat_spec.to_json())
+        zf.writestr("requirements.txt", "numpy\nscikit-learn\n")
+        if semantic_spec is not None:
+            zf.writestr(SEMANTIC_FILE, json.dumps(semantic_spec.to_dict()))
+    return buf.getvalue()
