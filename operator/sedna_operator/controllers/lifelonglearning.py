@@ -158,8 +158,45 @@ def deploy_running(cy: Cycle, ctype: str) -> Step:
     return Step(requeue_after=0.0)
 
 
+def _task_scores(result: dict[str, Any]) -> dict[str, Any] | None:
+    """``metrics`` of an index result when it maps task entries to numbers, else None."""
+    metrics = result.get("metrics")
+    if not isinstance(metrics, dict) or not metrics:
+        return None
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in metrics.values()):
+        return None
+    return metrics
+
+
+def _knowledge_base_from_task_metrics(reports: list[WorkerReport]) -> dict[str, Any] | None:
+    """The SDK's reports carry no ``current_metric``: its eval result's ``metrics`` map each task
+    to its score and its train result's ``metrics`` map each task to its sample count."""
+    newest = sorted(reports, key=lambda r: (r.received_at, r.sequence), reverse=True)
+    evals = [r for r in newest if r.kind.lower() == "eval" and r.results and _task_scores(r.results[0])]
+    trains = [r for r in newest if r.kind.lower() == "train" and r.results and _task_scores(r.results[0])]
+    if not evals and not trains:
+        return None
+    counts = (_task_scores(trains[0].results[0]) or {}) if trains else {}
+    scores = (_task_scores(evals[0].results[0]) or {}) if evals else {}
+    ai_models = []
+    for task in scores or counts:
+        entry: dict[str, Any] = {"modelID": str(task), "numberOfTrainSamples": int(counts.get(task, 0))}
+        if task in scores:
+            entry["averagePrecision"] = float(scores[task])
+        ai_models.append(entry)
+    return {
+        "AIModels": {"numberOfAIModels": len(ai_models), "listOfAIModels": ai_models},
+        "AIClasses": {"numberOfAIClasses": 0, "listOfAIClasses": []},
+        "samples": {"numberOfLabeledUnseenSample": 0, "numberOfUnseenSample": 0},
+    }
+
+
 def knowledge_base_from(reports: list[WorkerReport]) -> dict[str, Any] | None:
-    """``status.knowledgeBase`` from the newest report whose results describe KB models (§2.5)."""
+    """``status.knowledgeBase`` from the newest report whose results describe KB models (§2.5).
+
+    Reports without Sedna's ``current_metric`` (this project's SDK) are read through
+    :func:`_knowledge_base_from_task_metrics`.
+    """
     for report in sorted(reports, key=lambda r: (r.received_at, r.sequence), reverse=True):
         models = [m for m in report.results if isinstance(m, dict)]
         if not any("current_metric" in m or "classes" in m for m in models):
@@ -184,7 +221,7 @@ def knowledge_base_from(reports: list[WorkerReport]) -> dict[str, Any] | None:
             "AIClasses": {"numberOfAIClasses": len(classes), "listOfAIClasses": classes},
             "samples": {"numberOfLabeledUnseenSample": labeled, "numberOfUnseenSample": 0},
         }
-    return None
+    return _knowledge_base_from_task_metrics(reports)
 
 
 def status_extras(cy: Cycle) -> dict[str, Any]:

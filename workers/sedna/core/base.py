@@ -216,6 +216,21 @@ class ModelLoadingThread(threading.Thread):
         with open(path, encoding="utf-8") as fh:
             return json.load(fh).get("model_config") or None
 
+    def resolve_model_path(self, model_path: str) -> str:
+        """``model_path`` when it exists, else the file of that name beside the config file.
+
+        The LC writes the path as the container sees it (``/model-hot-update/<file>``); where
+        the hot-update directory is mounted elsewhere (a local run maps it into the state
+        directory) that path does not exist, but the model was copied next to the config.
+        """
+        if os.path.exists(model_path) or "://" in self.config_path:
+            return model_path
+        name = os.path.basename(model_path.rstrip("/"))
+        if not name:
+            return model_path
+        beside = os.path.join(os.path.dirname(os.path.abspath(self.config_path)), name)
+        return beside if os.path.exists(beside) else model_path
+
     def check_once(self) -> bool:
         """One poll; True when a new model was swapped in."""
         conf = self._read_config()
@@ -231,6 +246,7 @@ class ModelLoadingThread(threading.Thread):
                 from sedna.common.file_ops import FileOps
 
                 model_path = FileOps.download(model_path)
+            model_path = self.resolve_model_path(str(model_path))
             if not os.path.exists(model_path):
                 raise FileNotFoundError(model_path)
             # load into a copy first: requests keep using the old model until the swap

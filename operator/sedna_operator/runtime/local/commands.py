@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.live import Live
 
 from ...api import KINDS, kind_info
-from .session import RunOptions, StateLocked, run, state_lock
+from .session import DEFAULT_DRAIN_SECONDS, RunOptions, StateLocked, run, state_lock
 from .store import Store, default_state_dir
 from .ui import live_view, resource_table, worker_table
 
@@ -58,6 +58,12 @@ def run_cmd(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No live table; print the final state only.")
     ] = False,
+    drain: Annotated[
+        float,
+        typer.Option(
+            help="Seconds workers of finished jobs (an inference worker ending its stream) may run on."
+        ),
+    ] = DEFAULT_DRAIN_SECONDS,
 ) -> None:
     """Run sedna.io resources as local processes until every job has finished.
 
@@ -72,6 +78,7 @@ def run_cmd(
         state_dir=state_dir or default_state_dir(),
         timeout=timeout,
         image_maps=list(image_map or []),
+        drain=drain,
     )
     live: Live | None = None
     interactive = console.is_terminal and not quiet

@@ -6,12 +6,27 @@ writes those files through :mod:`sedna_operator.lc.rounds` (train: the first ``t
 of dataset lines ``from..to``; eval: the eval shares of the newest five rounds, as Sedna keeps
 five eval versions) and tells the reconciler which exist in ``Observation.lc_files``.
 Writes are idempotent: a resumed run rewrites nothing and repeats no round.
+
+They also act on ``status.controllerState.deploy``, the deploy the reconciler asks of the LC:
+
+* ``kind: hotUpdate`` (IL with hot update): copy ``source`` (the trained model) to ``target`` in
+  the job's hot-update directory and point ``config`` (``model_config.json``) at ``modelPath``,
+  the path the worker sees (``/model-hot-update/<file>``). The update time written is the
+  request's ``requestedAt``, so a rewrite is the same file and the worker reloads once.
+* ``kind: copy`` (LL): copy ``source`` (the evaluated KB index) to ``target``
+  (``<outputDir>/deploy/index.pkl``); the reconciler waits for it through ``lc_files``.
+
+Host paths go through ``runtime.config.host_path`` (``/var/lib/sedna`` lives in the state
+directory). A request is carried out once (marker in the store's meta table); a failed copy is
+an event and is tried again on the next pass.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +37,7 @@ from .store import ResourceRow
 if TYPE_CHECKING:
     from .loop import LocalRuntime
 
-__all__ = ["prepare_lc_files"]
+__all__ = ["prepare_lc_files", "carry_out_deploy"]
 
 log = logging.getLogger("sedna.local")
 
@@ -61,6 +76,72 @@ def _write_round(runtime: LocalRuntime, row: ResourceRow, data: dict[str, Any]) 
             rounds.atomic_write_bytes(str(target), ("\n".join(samples) + ("\n" if samples else "")).encode())
 
 
+def _requested_at(request: dict[str, Any]) -> datetime:
+    text = str(request.get("requestedAt") or "")
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.now(UTC)
+
+
+def _copy(source: Path, target: Path) -> None:
+    """Atomic copy of a model file; a model directory is copied as a tree."""
+    if source.is_dir():
+        shutil.copytree(source, target, dirs_exist_ok=True)
+    elif source.is_file():
+        rounds.atomic_copy(source, target)
+    else:
+        raise FileNotFoundError(f"{source} does not exist")
+
+
+def _hot_update(runtime: LocalRuntime, request: dict[str, Any]) -> None:
+    host = runtime.config.host_path
+    _copy(Path(host(str(request["source"]))), Path(host(str(request["target"]))))
+    model_path = str(request.get("modelPath") or request["target"])
+    rounds.write_hot_update_config(host(str(request["config"])), model_path, _requested_at(request))
+
+
+def _deploy_marker(row: ResourceRow) -> str:
+    return f"deploy:{row.kind}/{row.namespace}/{row.name}"
+
+
+def carry_out_deploy(runtime: LocalRuntime, row: ResourceRow, request: dict[str, Any]) -> dict[str, bool]:
+    """Do the deploy ``request`` once; return ``{target: exists}`` for the reconciler."""
+    kind = str(request.get("kind", ""))
+    target = str(request.get("target") or "")
+    if kind not in ("hotUpdate", "copy") or not request.get("source") or not target:
+        return {}
+    marker = json.dumps([request.get("round"), request.get("requestedAt"), kind], sort_keys=True)
+    if runtime.store.get_meta(_deploy_marker(row)) != marker:
+        try:
+            if kind == "hotUpdate":
+                _hot_update(runtime, request)
+            else:
+                _copy(
+                    Path(runtime.config.host_path(str(request["source"]))),
+                    Path(runtime.config.host_path(target)),
+                )
+        except (OSError, KeyError) as exc:
+            message = f"{kind} of {request.get('source')} to {target} failed: {exc}"
+            if runtime.errors.get(_deploy_marker(row)) != message:
+                runtime.store.add_event(
+                    row.kind, row.namespace, row.name, "Warning", "DeployCopyFailed", message
+                )
+                runtime.errors[_deploy_marker(row)] = message
+            return {target: False}
+        runtime.errors.pop(_deploy_marker(row), None)
+        runtime.store.set_meta(_deploy_marker(row), marker)
+        runtime.store.add_event(
+            row.kind,
+            row.namespace,
+            row.name,
+            "Normal",
+            "DeployCopied",
+            f"{kind}: {request.get('source')} -> {target}",
+        )
+    return {target: Path(runtime.config.host_path(target)).exists()}
+
+
 def prepare_lc_files(runtime: LocalRuntime, row: ResourceRow) -> dict[str, bool]:
     """Write what ``row``'s controllerState asks of the LC; return ``{path: exists}``."""
     status = row.obj.get("status") or {}
@@ -75,4 +156,7 @@ def prepare_lc_files(runtime: LocalRuntime, row: ResourceRow) -> dict[str, bool]
         for key in ("train", "eval"):
             if data.get(key):
                 files[str(data[key])] = Path(str(data[key])).exists()
+    request = state.get("deploy")
+    if isinstance(request, dict):
+        files.update(carry_out_deploy(runtime, row, request))
     return files

@@ -348,16 +348,45 @@ class LocalRuntime:
                     )
                 self.errors[key] = message
 
+    def service_done(self, row: ResourceRow) -> bool:
+        """A service (JI) is done locally once one of its workers ended on its own with exit 0
+        and is not restarted (restartPolicy OnFailure/Never): a client that processed a finite
+        stream. A service whose workers serve forever runs until Ctrl-C or ``--timeout``."""
+        return row.finished or any(
+            w.phase == "Succeeded" and not w.deleting
+            for w in self.store.workers(row.kind, row.namespace, row.name)
+        )
+
     def done(self) -> bool:
-        """Every job finished and no long-running service (JI) exists."""
+        """Every job finished and every service (JI) done (see :meth:`service_done`)."""
         rows = self.store.list()
-        if any(r.kind in SERVICE_KINDS and not r.finished for r in rows):
+        if any(r.kind in SERVICE_KINDS and not self.service_done(r) for r in rows):
             return False
         return all(r.finished for r in rows if r.kind in JOB_KINDS and r.kind in self.controllers)
 
+    def _finished_owners(self) -> set[tuple[str, str, str]]:
+        return {
+            (r.kind, r.namespace, r.name)
+            for r in self.store.list()
+            if r.finished or (r.kind in SERVICE_KINDS and self.service_done(r))
+        }
+
+    def draining(self) -> list[str]:
+        """Workers of finished jobs whose process still runs (an IL/LL inference worker
+        finishing its stream): ``sedna run`` gives them ``--drain`` seconds to exit."""
+        finished = self._finished_owners()
+        return [
+            w.name
+            for w in self.store.workers()
+            if (w.owner_kind, w.owner_namespace, w.owner_name) in finished
+            and w.phase == "Running"
+            and w.pid is not None
+            and w.owner_kind in JOB_KINDS
+        ]
+
     def stop_finished_workers(self) -> None:
-        """Stop processes still running for finished resources (e.g. an idle server)."""
-        finished = {(r.kind, r.namespace, r.name) for r in self.store.list() if r.finished}
+        """Stop processes still running for finished jobs and done services (e.g. an idle server)."""
+        finished = self._finished_owners()
         for w in self.store.workers():
             if (w.owner_kind, w.owner_namespace, w.owner_name) in finished and w.phase == "Running":
                 self.runner.stop(w)

@@ -12,7 +12,8 @@ What a container sees in Kubernetes and what the local process gets instead:
 - **Service host names** (``<svc>.<ns>``, ``<svc>.<ns>.svc[.cluster.local]``) in env values and
   args become ``127.0.0.1``. When the runtime moved a service to another port (two workers would
   bind the same one), ``<X>_PORT`` beside an ``<X>_IP|HOST|ADDR|ADDRESS`` naming that service, the
-  ``host:port`` in URLs, and the server's ``*_BIND_PORT`` are rewritten to the port it really got.
+  ``host:port`` in URLs, and the server's ``*_BIND_PORT`` are rewritten to the port it really got;
+  the server's ``*_BIND_IP`` defaults to ``127.0.0.1``, where clients reach it.
 - **Volumes**: a ``hostPath`` mount maps its ``mountPath`` to the host path (through
   ``host_path``, which moves ``/var/lib/sedna`` under the state directory); ``emptyDir``,
   ``secret`` and ``configMap`` volumes are directories under the pod's directory. Every env value,
@@ -311,9 +312,12 @@ def _rewrite_env(
     for svc in ctx.services:
         if not svc.selects(pod_labels):
             continue
-        for name, value in out.items():
+        for name, value in list(out.items()):
             if name.endswith("BIND_PORT") and value.isdigit() and int(value) in svc.ports:
                 out[name] = str(svc.ports[int(value)])
+                # Clients reach services on 127.0.0.1: a server defaulting to the host's outward
+                # IP (Sedna's BigModelService) would not be reachable there.
+                out.setdefault(name[: -len("PORT")] + "IP", LOCAL_IP)
     out["LC_SERVER"] = ctx.lc_url
     if ctx.kb_url and "KB_SERVER" in out:
         out["KB_SERVER"] = ctx.kb_url

@@ -27,7 +27,16 @@ from .lcserver import LocalLC, port_is_free
 from .loop import JOB_KINDS, LocalRuntime, RuntimeConfig, load_reconcilers, new_secret
 from .store import Store
 
-__all__ = ["RunOptions", "RunOutcome", "run", "resolve_local_paths", "state_lock", "StateLocked"]
+__all__ = [
+    "RunOptions",
+    "RunOutcome",
+    "run",
+    "resolve_local_paths",
+    "state_lock",
+    "state_host_path",
+    "StateLocked",
+    "DEFAULT_DRAIN_SECONDS",
+]
 
 log = logging.getLogger("sedna.local")
 
@@ -38,6 +47,24 @@ PATH_FIELDS = {
     "IncrementalLearningJob": ("outputDir",),
     "LifelongLearningJob": ("outputDir",),
 }
+
+
+# How long workers of finished jobs (IL/LL inference finishing a stream) may run on.
+DEFAULT_DRAIN_SECONDS = 30.0
+SEDNA_HOST_ROOT = "/var/lib/sedna"
+
+
+def state_host_path(state_dir: Path) -> Callable[[str], str]:
+    """Host path -> local path: Sedna's ``/var/lib/sedna/...`` (hot-update dirs) lives under
+    ``<state>/var/lib/sedna/``; every other host path is itself."""
+    root = str((state_dir / SEDNA_HOST_ROOT.lstrip("/")).resolve())
+
+    def host_path(path: str) -> str:
+        if path == SEDNA_HOST_ROOT or path.startswith(SEDNA_HOST_ROOT + "/"):
+            return root + path[len(SEDNA_HOST_ROOT) :]
+        return path
+
+    return host_path
 
 
 class StateLocked(RuntimeError):
@@ -82,6 +109,7 @@ class RunOptions:
     interval: float = 0.5
     dataset_poll: float = 1.0
     always_remap_ports: bool = False
+    drain: float = DEFAULT_DRAIN_SECONDS
 
 
 @dataclass
@@ -158,6 +186,7 @@ def run(
             image_map=image_map,
             lc_secret=secret,
             always_remap_ports=options.always_remap_ports,
+            host_path=state_host_path(options.state_dir),
         )
         controllers = load_reconcilers()
         missing = sorted({r.kind for r in store.list() if r.kind in JOB_KINDS and r.kind not in controllers})
@@ -179,6 +208,7 @@ def run(
         old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         started = time.monotonic()
         reason = "finished"
+        drain_since: float | None = None
         try:
             while True:
                 runtime.step()
@@ -186,7 +216,9 @@ def run(
                 if show is not None:
                     show(store, elapsed, "")
                 if runtime.done():
-                    break
+                    drain_since = drain_since if drain_since is not None else time.monotonic()
+                    if not runtime.draining() or time.monotonic() - drain_since >= options.drain:
+                        break
                 if stop:
                     reason = stop[0]
                     break
