@@ -171,3 +171,12 @@ def test_deleted_worker_recreated_and_cleanup() -> None:
     assert [w.name for w in again.create_workers] == [plan.create_workers[2].name]
     clean = fl.cleanup(obs_of(obj, workers=workers))
     assert len(clean.delete_workers) == 3 and clean.delete_services == ["surface-defect-detection-aggregation"]
+
+
+
+def test_counters_are_written_once_even_when_zero() -> None:
+    """`kubectl get fl` shows 0 in FAILED, not <none>: the first reconcile writes every counter."""
+    plan = fl.reconcile(observe(sample(SAMPLE), models=MODELS, datasets=DATASETS))
+    assert plan.status_patch["failed"] == 0
+    assert plan.status_patch["succeeded"] == 0
+    assert "active" in plan.status_patch

@@ -314,7 +314,8 @@ def reconcile(obs: Observation) -> Plan:
     active = sum(1 for w in obs.workers if not w.deleting and w.phase in ("Pending", "Running") and w.name not in plan.delete_workers)
     succeeded = len(done) + (1 if agg_succeeded else 0)
     for name, value in (("active", active), ("succeeded", succeeded), ("failed", failures)):
-        if getattr(status, name) != value:
+        # Written once even when 0, so `kubectl get fl` shows 0 rather than <none>.
+        if name not in status.model_fields_set or getattr(status, name) != value:
             patch[name] = value
     if job.metadata.generation is not None and status.observed_generation != job.metadata.generation:
         patch["observedGeneration"] = job.metadata.generation

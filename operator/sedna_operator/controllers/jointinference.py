@@ -141,10 +141,10 @@ def reconcile(obs: Observation) -> Plan:
     if last is None or last.get("type") != ctype:
         patch["conditions"] = append_condition(conditions, {"type": ctype, "reason": reason, "message": message}, obs.now)
         event(plan, reason, message, warning=ctype == "Failed")
-    if active != svc.status.active:
-        patch["active"] = active
-    if failed != svc.status.failed:
-        patch["failed"] = failed
+    # Counters are written once even when 0, so `kubectl get ji` never shows <none>.
+    for name, value in (("active", active), ("failed", failed)):
+        if name not in svc.status.model_fields_set or getattr(svc.status, name) != value:
+            patch[name] = value
     metrics = metrics_from(_edge_report(obs, svc))
     current = [m.to_wire() for m in svc.status.metrics] if svc.status.metrics else None
     if metrics is not None and metrics != current:
