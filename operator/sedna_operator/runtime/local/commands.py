@@ -147,19 +147,24 @@ def get_cmd(
         console.print("No resources found.")
 
 
-def describe_cmd(
-    kind: Annotated[str, typer.Argument()],
-    name: Annotated[str, typer.Argument()],
-    state_dir: StateDir = None,
-) -> None:
-    """Show a resource: spec, status, its workers and events."""
+def _find_one(state_dir: Path | None, kind: str, name: str) -> tuple[Store, str, Any]:
+    """The store, the canonical kind and the resource row, or exit 1 saying what was not found."""
     store = _store(state_dir)
     k = _kind(kind)
     rows = store.find(k, name)
     if not rows:
         err.print(f"[red]{k} {name!r} not found[/]")
         raise typer.Exit(1)
-    row = rows[0]
+    return store, k, rows[0]
+
+
+def describe_cmd(
+    kind: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Argument()],
+    state_dir: StateDir = None,
+) -> None:
+    """Show a resource: spec, status, its workers and events."""
+    store, k, row = _find_one(state_dir, kind, name)
     console.print(f"[bold]{k}[/] {row.namespace}/{row.name}   (from {row.source or '-'})")
     console.print(
         yaml.safe_dump(
@@ -212,13 +217,7 @@ def delete_cmd(
     state_dir: StateDir = None,
 ) -> None:
     """Delete a resource and stop its workers (by the running `sedna run`, or here if none runs)."""
-    store = _store(state_dir)
-    k = _kind(kind)
-    rows = store.find(k, name)
-    if not rows:
-        err.print(f"[red]{k} {name!r} not found[/]")
-        raise typer.Exit(1)
-    row = rows[0]
+    store, k, row = _find_one(state_dir, kind, name)
     try:
         with state_lock(store.state_dir):
             from .runner import stop_process
