@@ -13,6 +13,10 @@ task's embedding: ``k(x,x) - 2 f_i(x) + <Phi_i,Phi_i> = 1 - 2 f_i(x) + s_i``.  A
 sets are stacked (the market's :class:`StatIndex`), so allocation is one kernel block for all
 samples and tasks.  A sample is unseen when its distance to the nearest task exceeds that task's
 threshold, the ``quantile`` of the training samples' distances to their own task times ``margin``.
+
+:func:`point_distances` and :func:`calibrate_threshold` are the same math as pure functions, so a
+client that holds task specs fetched from a remote market (the SDK's ``MarketKnowledgeBase``)
+computes exactly what an in-process :class:`TaskMarket` does.
 """
 
 from __future__ import annotations
@@ -27,11 +31,31 @@ import numpy as np
 from .market import Market
 from .organizer import DONE, Organizer
 from .package import build_pickle_package
-from .search.stat_index import StatIndex
+from .search.stat_index import DimGroup, StatIndex
 from .spec.kernels import gaussian_kernel
 from .spec.rkme import RKMETableSpec, generate_rkme_table_spec
 from .spec.semantic import SemanticSpec, generate_semantic_spec
 from .status import CheckStatus
+
+
+def point_distances(X: np.ndarray, group: DimGroup, gamma: float) -> np.ndarray:
+    """``(n_samples, n_tasks)`` squared MMDs between each sample's point mass and each task of
+    ``group``: one kernel block over all reduced points and a segmented sum per task."""
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    K = gaussian_kernel(X, group.Z, gamma)
+    K *= group.beta[None, :]
+    f = np.add.reduceat(K, group.offsets, axis=1)
+    return 1.0 - 2.0 * f + group.self_terms(gamma)[None, :]
+
+
+def calibrate_threshold(X: np.ndarray, spec: RKMETableSpec, quantile: float = 0.99, margin: float = 1.1) -> float:
+    """Unseen threshold of a task: ``margin`` x the ``quantile`` of its own training samples'
+    distances to its spec (computed where the training data is; only the number leaves)."""
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    group = StatIndex([("task", spec)]).group_for(spec)
+    assert group is not None
+    d_own = point_distances(X, group, spec.gamma)[:, 0]
+    return float(np.quantile(d_own, quantile)) * margin
 
 
 class TaskMarket:
@@ -67,11 +91,16 @@ class TaskMarket:
         X_train: np.ndarray,
         semantic: SemanticSpec | dict[str, Any] | None = None,
         task_id: str | None = None,
+        spec: RKMETableSpec | None = None,
     ) -> str:
         """Store ``model`` (an object with ``predict``, or a path to a package zip) for the task whose
-        training inputs are ``X_train``; returns the task id."""
+        training inputs are ``X_train``; returns the task id.  ``spec``: the task's RKME when the
+        caller already computed it from ``X_train`` (its gamma must be this market's)."""
         X = np.asarray(X_train, dtype=np.float64).reshape(len(X_train), -1)
-        spec = generate_rkme_table_spec(X, gamma=self.gamma, reduced_set_size=self.reduced_set_size)
+        if spec is None:
+            spec = generate_rkme_table_spec(X, gamma=self.gamma, reduced_set_size=self.reduced_set_size)
+        elif spec.gamma != self.gamma:
+            raise ValueError(f"spec gamma {spec.gamma} differs from the market's {self.gamma}")
         if isinstance(semantic, dict):
             semantic = SemanticSpec.from_dict(semantic)
         sem = semantic or generate_semantic_spec(
@@ -92,9 +121,9 @@ class TaskMarket:
         org = self.market.organizer
         tid = org.add(package, sem, spec, CheckStatus.NONUSABLE, DONE, "added by lifelong learning", task_id)
         # threshold from the training data itself: how far this task's own samples lie from it
-        d_own = self._point_dists(X, [spec])[:, 0]
+        thr = calibrate_threshold(X, spec, self.quantile, self.margin)
         with self._lock:
-            self._thresholds[tid] = float(np.quantile(d_own, self.quantile)) * self.margin
+            self._thresholds[tid] = thr
             if obj is not None:
                 self._models[tid] = obj
         return tid
@@ -106,20 +135,27 @@ class TaskMarket:
             self._models.pop(task_id, None)
         return self.market.delete(task_id)
 
-    def _point_dists(self, X: np.ndarray, specs: list[RKMETableSpec]) -> np.ndarray:
-        idx = StatIndex((str(i), s) for i, s in enumerate(specs))
-        return self._dists_with_index(X, idx)[1]
+    def threshold(self, task_id: str) -> float | None:
+        """The calibrated unseen threshold of a task (None when unknown, e.g. after a restart)."""
+        with self._lock:
+            return self._thresholds.get(task_id)
+
+    def set_threshold(self, task_id: str, value: float) -> None:
+        """Restore a threshold kept elsewhere (thresholds live in memory, not in the market)."""
+        with self._lock:
+            self._thresholds[task_id] = float(value)
+
+    def spec(self, task_id: str) -> RKMETableSpec | None:
+        """The RKME spec stored for a task."""
+        rec = self.market.organizer.get(task_id)
+        return rec.stat_spec if rec is not None else None
 
     def _dists_with_index(self, X: np.ndarray, idx: StatIndex) -> tuple[list[str], np.ndarray]:
         X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
         group = idx.groups.get((X.shape[1],))
         if group is None:
             return [], np.empty((len(X), 0))
-        # f_i(x) for every sample and task: one kernel block and a segmented sum over tasks
-        K = gaussian_kernel(X, group.Z, self.gamma) * group.beta[None, :]
-        f = np.add.reduceat(K, group.offsets, axis=1)
-        d = 1.0 - 2.0 * f + group.self_terms(self.gamma)[None, :]
-        return group.ids, d
+        return group.ids, point_distances(X, group, self.gamma)
 
     def distances(self, X: np.ndarray) -> tuple[list[str], np.ndarray]:
         """Task ids and the ``(n_samples, n_tasks)`` matrix of per-sample squared MMDs."""

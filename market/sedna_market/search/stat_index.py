@@ -5,21 +5,26 @@ weights and segment offsets, so the squared MMD from a user spec to *every* mode
 block (chunked to bound memory), one matrix-vector product and one segmented sum.  A snapshot is
 never mutated: the organizer builds a new one after add/delete and swaps the reference, so a
 search running concurrently keeps a consistent view without locks.
+
+Derived data are built lazily, once per snapshot: self terms per gamma, ``|z|^2`` and a float32
+augmented mirror for the fast ranking pass (:mod:`.blocked`), per-model weight masses.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..spec.kernels import gaussian_kernel
 from ..spec.rkme import RKMETableSpec
+from .blocked import Mirror32, relative_error_bound, weighted_kernel_sums
 
 #: kernel entries computed per chunk (x 8 bytes): bounds peak memory of one search (~128 MiB)
 CHUNK_ELEMENTS = 1 << 24
+#: kernel entries per block of the mixture Gram matrix (x 8 bytes: stays in cache)
+GRAM_BLOCK_ELEMENTS = 1 << 17
 
 
 @dataclass
@@ -33,6 +38,7 @@ class DimGroup:
     offsets: np.ndarray  # (N,) start row of each model
     _self_cache: dict[float, np.ndarray] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _derived: dict[str, object] = field(default_factory=dict)
 
     @property
     def size(self) -> int:
@@ -50,15 +56,107 @@ class DimGroup:
                 self._self_cache[gamma] = cached
         return cached
 
+    def _once(self, key: str, build: Callable[[], object]) -> object:
+        value = self._derived.get(key)
+        if value is None:
+            with self._lock:
+                value = self._derived.get(key)
+                if value is None:
+                    value = build()
+                    self._derived[key] = value
+        return value
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Reduced-set size of every model."""
+        return self._once("lengths", lambda: np.diff(np.r_[self.offsets, self.Z.shape[0]]))  # type: ignore[return-value]
+
+    @property
+    def sq_norms(self) -> np.ndarray:
+        """Cached ``|z|^2`` of every stacked point."""
+        return self._once("sq", lambda: np.einsum("ij,ij->i", self.Z, self.Z))  # type: ignore[return-value]
+
+    @property
+    def masses(self) -> np.ndarray:
+        """``sum |beta|`` of every model (bounds its kernel sums)."""
+        return self._once("mass", lambda: np.add.reduceat(np.abs(self.beta), self.offsets))  # type: ignore[return-value]
+
+    def mirror32(self) -> Mirror32:
+        """float32 augmented copy of ``Z`` for the fast ranking pass."""
+        return self._once("mirror32", lambda: Mirror32.build(self.Z, self.beta))  # type: ignore[return-value]
+
+    @property
+    def max_norms(self) -> np.ndarray:
+        """Per model, the largest ``|z - centre|`` of its points (centre of the float32 mirror)."""
+        return self._once(  # type: ignore[return-value]
+            "max_norms", lambda: np.maximum.reduceat(self.mirror32().norms, self.offsets)
+        )
+
+    def per_model(self, v: np.ndarray) -> np.ndarray:
+        """Segmented sum of per-point values into per-model float64 values."""
+        lens = self.lengths
+        if len(lens) and np.all(lens == lens[0]):
+            return v.reshape(len(lens), int(lens[0])).sum(axis=1, dtype=np.float64)
+        return np.add.reduceat(v.astype(np.float64), self.offsets)
+
+    def rows_of(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Stacked rows of the models at ``positions`` and each model's start within them."""
+        positions = np.asarray(positions, dtype=np.int64)
+        lens = self.lengths[positions]
+        seg = np.r_[0, np.cumsum(lens)[:-1]].astype(np.int64)
+        rows = np.repeat(self.offsets[positions] - seg, lens) + np.arange(int(lens.sum()))
+        return rows, seg
+
+    def approx_cross_terms(
+        self, points: np.ndarray, weights: np.ndarray, gamma: float, positions: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """float32 ``<Phi_i, sum_j w_j phi(p_j)>`` for every model (or those at ``positions``),
+        and a bound on each value's absolute error."""
+        mirror = self.mirror32()
+        wsum = float(np.abs(weights).sum())
+        if positions is None or 2 * len(positions) > self.size:  # most models: no gather copy
+            v, p_norm = weighted_kernel_sums(mirror, points, weights, gamma)
+            rel = relative_error_bound(self.max_norms, p_norm, gamma, self.Z.shape[1], len(weights))
+            c, err = self.per_model(v), rel * self.masses * wsum
+            return (c, err) if positions is None else (c[positions], err[positions])
+        positions = np.asarray(positions, dtype=np.int64)
+        if len(positions) == 0:
+            return np.empty(0), np.empty(0)
+        rows, seg = self.rows_of(positions)
+        v, p_norm = weighted_kernel_sums(mirror, points, weights, gamma, rows=rows)
+        rel = relative_error_bound(self.max_norms[positions], p_norm, gamma, self.Z.shape[1], len(weights))
+        return np.add.reduceat(v.astype(np.float64), seg), rel * self.masses[positions] * wsum
+
+    def _exact_rows(self, rows: np.ndarray | slice, zu: np.ndarray, wu: np.ndarray, gamma: float) -> np.ndarray:
+        """float64 ``beta_i sum_j w_j k(z_i, u_j)`` for the given stacked rows (blocked, in place)."""
+        Z, z2, beta = self.Z[rows], self.sq_norms[rows], self.beta[rows]
+        u2 = np.einsum("ij,ij->i", zu, zu)
+        v = np.empty(Z.shape[0], dtype=np.float64)
+        step = max(1, CHUNK_ELEMENTS // max(1, zu.shape[0]))
+        for start in range(0, Z.shape[0], step):
+            stop = min(start + step, Z.shape[0])
+            d = Z[start:stop] @ zu.T
+            d *= -2.0
+            d += z2[start:stop, None]
+            d += u2[None, :]
+            np.maximum(d, 0.0, out=d)
+            d *= -gamma
+            np.exp(d, out=d)
+            v[start:stop] = d @ wu
+        v *= beta
+        return v
+
     def cross_terms(self, user: RKMETableSpec, gamma: float) -> np.ndarray:
-        """``<Phi_i, Phi_user>`` for every model: chunked kernel block, matvec, segmented sum."""
-        zu = user.z2d
-        v = np.empty(self.Z.shape[0], dtype=np.float64)
-        rows = max(1, CHUNK_ELEMENTS // max(1, zu.shape[0]))
-        for start in range(0, self.Z.shape[0], rows):
-            stop = min(start + rows, self.Z.shape[0])
-            v[start:stop] = gaussian_kernel(self.Z[start:stop], zu, gamma) @ user.beta
-        return np.add.reduceat(v * self.beta, self.offsets)
+        """``<Phi_i, Phi_user>`` for every model (float64): blocked kernel, matvec, segmented sum."""
+        return self.per_model(self._exact_rows(slice(None), user.z2d, user.beta, gamma))
+
+    def cross_terms_of(self, positions: np.ndarray, user: RKMETableSpec, gamma: float) -> np.ndarray:
+        """float64 ``<Phi_i, Phi_user>`` of the models at ``positions`` only (exact re-scoring)."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if len(positions) == 0:
+            return np.empty(0)
+        rows, seg = self.rows_of(positions)
+        return np.add.reduceat(self._exact_rows(rows, user.z2d, user.beta, gamma), seg)
 
     def distances(self, user: RKMETableSpec, gamma: float | None = None) -> np.ndarray:
         """Squared MMD from the user spec to every model of the group."""
@@ -66,13 +164,33 @@ class DimGroup:
         return self.self_terms(g) - 2.0 * self.cross_terms(user, g) + user.self_inner_prod(g)
 
     def gram(self, idx: np.ndarray, gamma: float) -> np.ndarray:
-        """``<Phi_i, Phi_j>`` among the models at positions ``idx`` (for mixture weights)."""
-        parts = [self.specs[i] for i in idx]
-        Z = np.concatenate([p.z2d for p in parts])
-        b = np.concatenate([p.beta for p in parts])
-        offs = np.cumsum([0] + [len(p.beta) for p in parts[:-1]])
-        K = gaussian_kernel(Z, Z, gamma) * b[:, None] * b[None, :]
-        return np.add.reduceat(np.add.reduceat(K, offs, axis=0), offs, axis=1)
+        """``<Phi_i, Phi_j>`` among the models at positions ``idx`` (for mixture weights).
+
+        ``B^T K B`` with ``B`` the block matrix holding each model's ``beta`` in its column: the
+        kernel is built in row blocks (cached ``|z|^2``, in-place ops) and folded by two matrix
+        products, never scaled or segment-summed as a full matrix.
+        """
+        idx = np.asarray(idx, dtype=np.int64)
+        n = len(idx)
+        if n == 0:
+            return np.empty((0, 0))
+        rows, _ = self.rows_of(idx)
+        Z, z2 = self.Z[rows], self.sq_norms[rows]
+        B = np.zeros((len(rows), n))
+        B[np.arange(len(rows)), np.repeat(np.arange(n), self.lengths[idx])] = self.beta[rows]
+        out = np.zeros((n, n))
+        step = max(1, GRAM_BLOCK_ELEMENTS // max(1, len(rows)))
+        for start in range(0, len(rows), step):
+            stop = min(start + step, len(rows))
+            d = Z[start:stop] @ Z.T
+            d *= -2.0
+            d += z2[start:stop, None]
+            d += z2[None, :]
+            np.maximum(d, 0.0, out=d)
+            d *= -gamma
+            np.exp(d, out=d)
+            out += B[start:stop].T @ (d @ B)
+        return (out + out.T) / 2.0  # exactly symmetric for the QP
 
 
 class StatIndex:

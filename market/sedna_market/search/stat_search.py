@@ -1,7 +1,8 @@
 """Statistical search: single-model ranking and mixtures over a stacked :class:`StatIndex`.
 
 Pure computation: takes an index snapshot and a user RKME, returns ranked results.  Distances to
-all models come from three vectorised terms; the mixture stage (greedy or auto) solves small
+all models come from three vectorised terms (a float32 blocked pass, then an exact float64
+re-score of the models that can be at the head); the mixture stage (greedy or auto) solves small
 simplex QPs on the top ``max_search_num**2`` candidates only.
 """
 
@@ -14,11 +15,21 @@ import numpy as np
 
 from ..spec.qp import solve_simplex_qp
 from ..spec.rkme import RKMETableSpec
+from .blocked import single_threaded_blas
+from .compress import compress_embedding
 from .scoring import FILTER_SCORE, dist_to_score, filter_single
 from .stat_index import DimGroup, StatIndex
 
 GREEDY_DECAY = 0.95
 AUTO_WEIGHT_CUTOFF = 0.98
+#: models whose distance is re-scored in float64 after the float32 pass (stat_search asks for
+#: max_search_num**2 when it looks for a mixture)
+EXACT_HEAD = 8
+#: size of the compressed user embedding used to prune a top-k ranking
+COMPRESSED_POINTS = 16
+#: a top-k ranking is pruned only when the full pass has at least this many kernel entries (below
+#: it the pass costs about as much as the compression and the gathers that pruning adds)
+PRUNE_MIN_ENTRIES = 1 << 24
 
 
 @dataclass
@@ -48,22 +59,112 @@ class StatSearchResult:
     mixture: MixtureItem | None = None
 
 
+def _sort(positions: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Order of ``values``; ties keep ascending ``positions``, so equal distances rank
+    deterministically (a stable sort when the positions are already ascending)."""
+    if len(positions) < 2 or np.all(positions[1:] > positions[:-1]):
+        return np.argsort(values, kind="stable")
+    return np.lexsort((positions, values))
+
+
+def _refine(
+    group: DimGroup, user: RKMETableSpec, pos: np.ndarray, approx: np.ndarray, err: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact float64 distances for every model that can be among the ``k`` nearest.
+
+    ``approx[i] +- err[i]`` brackets the true distance of model ``i``; ``tau`` is the ``k``-th
+    smallest upper end, so every model whose lower end exceeds ``tau`` is farther than ``k`` models
+    and needs no exact distance.  Returns the candidates (positions) and their exact distances.
+    """
+    upper = approx[pos] + err[pos]
+    tau = float(np.partition(upper, k - 1)[k - 1])
+    cand = pos[approx[pos] - err[pos] <= tau]
+    gamma = user.gamma
+    exact = group.self_terms(gamma)[cand] + user.self_inner_prod(gamma) - 2.0 * group.cross_terms_of(cand, user, gamma)
+    return cand, exact
+
+
 def rank_single(
-    index: StatIndex, user: RKMETableSpec, allowed: Collection[str] | None = None
+    index: StatIndex,
+    user: RKMETableSpec,
+    allowed: Collection[str] | None = None,
+    top: int | None = None,
+    exact_head: int = EXACT_HEAD,
 ) -> tuple[DimGroup | None, np.ndarray, np.ndarray]:
-    """Positions (in the group) of eligible models sorted by distance, and their distances."""
+    """Positions (in the group) of eligible models sorted by distance, and their distances.
+
+    Without ``top``: every eligible model; a float32 pass ranks all of them and the first
+    ``exact_head`` (default :data:`EXACT_HEAD`) are re-scored in float64: their order and
+    distances are exact; the tail's distances carry float32 rounding, bounded and tiny.  With ``top``: only the ``top`` nearest,
+    all exact; the user's embedding is first compressed to :data:`COMPRESSED_POINTS` points whose
+    RKHS error brackets every distance (:func:`_prune`), so only the models that can reach the top
+    go through the full pass and the exact re-score (for searches of at least
+    :data:`PRUNE_MIN_ENTRIES` kernel entries; smaller ones take the full pass).
+    """
     group = index.group_for(user)
     if group is None or group.size == 0:
         return None, np.empty(0, dtype=np.int64), np.empty(0)
-    d = group.distances(user)
-    ok = np.isfinite(d)
+    with single_threaded_blas():
+        order, dists = _rank(group, user, allowed, top, exact_head)
+    return group, order, dists
+
+
+def _rank(
+    group: DimGroup, user: RKMETableSpec, allowed: Collection[str] | None, top: int | None, exact_head: int
+) -> tuple[np.ndarray, np.ndarray]:
+    empty = (np.empty(0, dtype=np.int64), np.empty(0))
+    gamma = user.gamma
+    selfs = group.self_terms(gamma)
+    ok = np.isfinite(selfs)
     if allowed is not None:
         allowed_set = allowed if isinstance(allowed, set | frozenset) else set(allowed)
         ok &= np.fromiter((i in allowed_set for i in group.ids), dtype=bool, count=group.size)
+    uu = user.self_inner_prod(gamma)
     pos = np.nonzero(ok)[0]
-    # stable sort keeps ties in insertion order, so equal distances rank deterministically
-    order = pos[np.argsort(d[pos], kind="stable")]
-    return group, order, d[order]
+    k = min(len(pos), top if top is not None else exact_head)
+    if k <= 0:
+        return empty
+    subset: np.ndarray | None = None
+    entries = int(group.lengths[pos].sum()) * len(user.beta)
+    if top is not None and len(user.beta) > 2 * COMPRESSED_POINTS and len(pos) > k and entries >= PRUNE_MIN_ENTRIES:
+        pos = _prune(group, user, pos, k)
+        subset = pos
+    c, err = group.approx_cross_terms(user.z2d, user.beta, gamma, positions=subset)
+    approx = np.full(group.size, np.inf)
+    bound = np.zeros(group.size)
+    at = np.arange(group.size) if subset is None else subset
+    approx[at] = selfs[at] + uu - 2.0 * c
+    bound[at] = 2.0 * err
+    pos = pos[np.isfinite(approx[pos])]
+    k = min(len(pos), k)
+    if k == 0:
+        return empty
+    cand, exact = _refine(group, user, pos, approx, bound, k)
+    if top is not None:
+        order = _sort(cand, exact)[:k]
+        return cand[order], exact[order]
+    values = approx.copy()
+    values[cand] = exact
+    order = pos[_sort(pos, values[pos])]
+    return order, values[order]
+
+
+def _prune(group: DimGroup, user: RKMETableSpec, pos: np.ndarray, k: int) -> np.ndarray:
+    """Models (positions) that can be among the ``k`` nearest, from distances to a compressed
+    user embedding ``Phi'`` (``||Phi_u - Phi'|| <= eps``): ``sqrt(d_i)`` lies within ``eps`` of
+    ``||Phi_i - Phi'||``, itself known up to the float32 error of the pass."""
+    gamma = user.gamma
+    C, w, eps, cc = compress_embedding(user.z2d, user.beta, gamma, COMPRESSED_POINTS)
+    c, err = group.approx_cross_terms(C, w, gamma, positions=pos)
+    d = group.self_terms(gamma)[pos] + cc - 2.0 * c
+    fin = np.isfinite(d)
+    pos, d, err = pos[fin], d[fin], err[fin]
+    if len(pos) <= k:
+        return pos
+    lo = np.clip(np.sqrt(np.clip(d - 2.0 * err, 0.0, None)) - eps, 0.0, None) ** 2
+    hi = (np.sqrt(np.clip(d + 2.0 * err, 0.0, None)) + eps) ** 2
+    tau = float(np.partition(hi, k - 1)[k - 1])
+    return pos[lo <= tau]
 
 
 def _mixture_greedy(
@@ -113,8 +214,9 @@ def stat_search(
     max_search_num: int = 5,
     search_method: str = "greedy",
     min_num: int = 1,
+    mixture: bool = True,
 ) -> StatSearchResult:
-    """Rank models by squared MMD to ``user`` and look for a better mixture.
+    """Rank models by squared MMD to ``user`` and, when ``mixture``, look for a better mixture.
 
     ``allowed`` restricts the candidates (semantic survivors); ``search_method`` is ``greedy`` or
     ``auto``.  Scores follow learnware's conversion so they read the same to its users.
@@ -123,12 +225,14 @@ def stat_search(
         raise ValueError(f"unknown search_method {search_method!r}")
     if not np.isfinite(user.self_inner_prod()):
         raise ValueError("user specification has a non-finite self distance")
-    group, order, dists = rank_single(index, user, allowed)
+    want_mixture = mixture and max_search_num > 1
+    head = max(EXACT_HEAD, max_search_num**2 if want_mixture else 0)
+    group, order, dists = rank_single(index, user, allowed, exact_head=head)
     if group is None or len(order) == 0:
         return StatSearchResult()
 
-    mixture: tuple[list[str], list[float], float] | None = None
-    if dists[0] > 0 and max_search_num > 1 and len(order) > 1:
+    mixture_found: tuple[list[str], list[float], float] | None = None
+    if want_mixture and dists[0] > 0 and len(order) > 1:
         cand = order[: max_search_num**2]
         gamma = user.gamma
         K = group.gram(cand, gamma)
@@ -138,14 +242,15 @@ def stat_search(
         pick = _mixture_greedy if search_method == "greedy" else _mixture_auto
         sel, w, mdist = pick(K, C, uu, max_search_num)
         if len(sel) > 1:
-            mixture = ([group.ids[cand[i]] for i in sel], [float(x) for x in w], max(mdist, 0.0))
+            mixture_found = ([group.ids[cand[i]] for i in sel], [float(x) for x in w], max(mdist, 0.0))
 
-    all_d = np.append(dists, mixture[2]) if mixture else dists
+    found = mixture_found
+    all_d = np.append(dists, found[2]) if found else dists
     scores = dist_to_score(all_d)
     single_scores = scores[: len(dists)]
-    mix_score = float(scores[-1]) if mixture else 0.0
-    if mixture and int(100 * mix_score) == int(100 * single_scores[0]):
-        mixture = None
+    mix_score = float(scores[-1]) if found else 0.0
+    if found and int(100 * mix_score) == int(100 * single_scores[0]):
+        found = None
 
     keep = filter_single(single_scores, min_num)
     single_scores = single_scores[:keep].copy()
@@ -156,5 +261,5 @@ def stat_search(
     single = [
         SingleItem(group.ids[order[i]], float(dists[i]), float(single_scores[i])) for i in range(keep)
     ]
-    mix_item = MixtureItem(mixture[0], mixture[1], mixture[2], mix_score) if mixture else None
+    mix_item = MixtureItem(found[0], found[1], found[2], mix_score) if found else None
     return StatSearchResult(single=single, mixture=mix_item)

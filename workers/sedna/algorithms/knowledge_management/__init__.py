@@ -1,10 +1,22 @@
-"""Knowledge management: the knowledge-base interface and task update strategies (ClassType.KM)."""
+"""Knowledge management: the knowledge-base interface and task update strategies (ClassType.KM).
+
+``market_kb`` registers the model-market knowledge base and its pipeline components; it imports
+``sedna_market`` only when a :class:`MarketKnowledgeBase` is built, so this package loads without
+the market extra.
+"""
 
 from sedna.algorithms.knowledge_management.knowledge_base import (
     INDEX_FILE,
     KnowledgeBase,
     LocalKnowledgeBase,
     fit_task_statistics,
+)
+from sedna.algorithms.knowledge_management.market_kb import (
+    KB_BACKEND_ENV,
+    MarketKnowledgeBase,
+    SampleRegonitionByMarket,
+    TaskAllocationByMarket,
+    market_available,
 )
 from sedna.algorithms.knowledge_management.update_strategy import (
     UpdateStrategyByFinetune,
@@ -14,4 +26,6 @@ from sedna.algorithms.knowledge_management.update_strategy import (
 __all__ = [
     "INDEX_FILE", "KnowledgeBase", "LocalKnowledgeBase", "fit_task_statistics",
     "UpdateStrategyDefault", "UpdateStrategyByFinetune",
+    "KB_BACKEND_ENV", "MarketKnowledgeBase", "SampleRegonitionByMarket", "TaskAllocationByMarket",
+    "market_available",
 ]

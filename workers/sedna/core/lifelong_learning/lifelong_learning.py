@@ -11,6 +11,11 @@ Pipeline (each step a registered algorithm, chosen with ``{"method": alias, "par
   written to ``OUTPUT_URL/deploy/index.pkl``.
 * inference: unseen-sample recognition -> allocation of seen samples to task models ->
   remodeling -> integration; unseen samples are answered by the global model.
+
+Knowledge base: ``KB_BACKEND=local`` (default) or ``market`` (the model market: task models
+stored with RKME specs, allocation by statistical distance, unseen tasks by a calibrated
+threshold; see :mod:`sedna.algorithms.knowledge_management.market_kb`). With ``market``, task
+allocation and unseen-sample recognition default to the market's components.
 """
 
 from __future__ import annotations
@@ -34,8 +39,10 @@ import sedna.algorithms.unseen_task_detection  # noqa: F401 - registers the UTD 
 import sedna.algorithms.unseen_task_processing  # noqa: F401 - registers UTP
 from sedna.algorithms.knowledge_management import (
     INDEX_FILE,
+    KB_BACKEND_ENV,
     KnowledgeBase,
     LocalKnowledgeBase,
+    MarketKnowledgeBase,
     fit_task_statistics,
 )
 from sedna.algorithms.seen_task_learning.artifact import (
@@ -118,14 +125,29 @@ class LifelongLearning(JobBase):
         if utd_env and unseen_sample_recognition is None:
             self.methods["unseen_sample_recognition"] = utd_env
         self.output_url = str(self.get_parameters("OUTPUT_URL", "/tmp"))
-        self.kb: KnowledgeBase = knowledge_base or LocalKnowledgeBase(self.output_url)
         self.min_train_sample = int(self.get_parameters("MIN_TRAIN_SAMPLE", "10"))
         self.kb_server = self.get_parameters("KB_SERVER")
         self.template = copy.deepcopy(self.estimator)
+        self.kb: KnowledgeBase = knowledge_base or self._select_kb()
+        # a backend may bring its own allocation / recognition; explicit choices (arguments,
+        # UTD_NAME) win over them
+        for step, method in getattr(self.kb, "pipeline_defaults", {}).items():
+            if given.get(step) is None and not (step == "unseen_sample_recognition" and utd_env):
+                self.methods[step] = dict(method)
         self.index: dict[str, Any] | None = None
         self._model_cache: dict[str, Any] = {}
 
     # -- helpers -----------------------------------------------------------------------------
+    def _select_kb(self) -> KnowledgeBase:
+        """``KB_BACKEND`` (env or PARAMETERS): ``local`` (default) keeps the index under
+        ``OUTPUT_URL``; ``market`` uses the model market, in-process or at ``KB_SERVER``."""
+        backend = str(self.get_parameters(KB_BACKEND_ENV, "local") or "local").strip().lower()
+        if backend in ("", "local", "index"):
+            return LocalKnowledgeBase(self.output_url)
+        if backend != "market":
+            raise ValueError(f"unknown {KB_BACKEND_ENV} {backend!r}: use 'local' or 'market'")
+        return MarketKnowledgeBase.from_parameters(self.output_url, self.get_parameters, self._load_model)
+
     def _build(self, type_name: str, step: str, **extra: Any) -> Any:
         method = self.methods[step]
         cls = ClassFactory.get_cls(type_name, method.get("method"))

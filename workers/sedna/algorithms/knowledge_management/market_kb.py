@@ -1,0 +1,488 @@
+"""Lifelong learning with the model market as the knowledge base (``KB_BACKEND=market``).
+
+:class:`MarketKnowledgeBase` implements the SDK's
+:class:`~sedna.algorithms.knowledge_management.knowledge_base.KnowledgeBase` protocol:
+
+* **store**: every trained task model enters the market with the RKME statistical specification
+  of its task's training inputs.  The spec is computed here, in the training worker, with
+  ``sedna_market.generate_rkme_table_spec``; only the reduced set (``z``, ``beta``) and a
+  calibrated threshold leave the worker, never the raw samples.  With no server URL the market
+  is in-process (:class:`sedna_market.lifelong.TaskMarket`, SQLite under ``OUTPUT_URL/market``);
+  with ``KB_SERVER`` it is the market REST service (``sedna_market.client.MarketClient``).
+* **allocate**: the distance of a sample to task ``i`` is the squared MMD between the sample's
+  point mass and the task's embedding (``sedna_market.lifelong.point_distances``); a sample goes
+  to the task model of the nearest task.  Task specs are read from the market (the in-process
+  organizer, or each task's package downloaded from the service) and cached; the copy kept in the
+  job's index is the fallback when the market cannot be reached.
+* **unseen**: a sample is unseen when its distance to the nearest task exceeds that task's
+  threshold, ``margin`` x the ``quantile`` of the task's own training samples' distances
+  (``sedna_market.lifelong.calibrate_threshold``).  ``nearest_task`` reports
+  ``distance / threshold``, so, as with the local index, a score above 1 means unseen.
+
+All tasks of a job share one kernel width: ``gamma`` when given, else
+``1 / (d * mean feature variance of all training samples)`` (``1/d`` for standardised data,
+learnware's 0.1 at ``d = 10``), fixed at the first training and reused when tasks are retrained.
+Specs are therefore computed when the index is saved, once every task of the round is known.
+
+``sedna_market`` is imported lazily: this module (and the registrations below) load in workers
+without the ``market`` extra; only constructing a :class:`MarketKnowledgeBase` needs it.
+
+Registered aliases: ``MarketKnowledgeBase`` (ClassType.KM), ``SampleRegonitionByMarket`` and
+``SampleRecognitionByMarket`` (ClassType.UTD), ``TaskAllocationByMarket`` (ClassType.STP).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import pickle
+import threading
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sedna.algorithms.knowledge_management.knowledge_base import INDEX_FILE, LocalKnowledgeBase
+from sedna.algorithms.seen_task_learning.artifact import TaskGroup, features, sample_count, subset
+from sedna.common.class_factory import ClassFactory, ClassType
+
+__all__ = [
+    "KB_BACKEND_ENV",
+    "MarketKnowledgeBase",
+    "SampleRegonitionByMarket",
+    "TaskAllocationByMarket",
+    "TaskModelRef",
+    "market_available",
+]
+
+LOG = logging.getLogger("sedna.kb.market")
+
+#: parameter / environment variable selecting the knowledge-base backend (``local`` or ``market``)
+KB_BACKEND_ENV = "KB_BACKEND"
+#: attribute set on every task group of an index written by the market KB (the shared section)
+GROUP_ATTR = "kb_market"
+SECTION = "market"
+
+# in-process markets and task specs fetched from a service, shared by the KB objects of a process
+_MARKETS: dict[str, Any] = {}
+_REMOTE_SPECS: dict[tuple[str, str], Any] = {}
+_GROUPS: dict[tuple[Any, ...], Any] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def market_available() -> bool:
+    """Whether ``sedna_market`` (the ``market`` extra) can be imported."""
+    try:
+        import sedna_market  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _require_market() -> None:
+    if not market_available():
+        raise RuntimeError(
+            "KB_BACKEND=market needs the sedna_market package (install the 'market' extra); "
+            "without it use the default local knowledge base"
+        )
+
+
+@dataclass
+class TaskModelRef:
+    """Stand-in stored in the market when the task model itself cannot be pickled: it names the
+    saved model (``url``) that the job's estimator loads."""
+
+    url: str
+    entry: str
+
+    def predict(self, x: Any) -> Any:
+        raise RuntimeError(f"task model {self.entry!r} is stored at {self.url}; load it with its estimator")
+
+
+@dataclass
+class _Pending:
+    entry: str
+    x: np.ndarray
+    model_url: str
+
+
+class MarketKnowledgeBase:
+    """Knowledge base of one lifelong-learning job backed by the model market.
+
+    :param root: directory of the job's index (``OUTPUT_URL``); the in-process market lives in
+        ``root/market`` unless ``db_url``/``storage_dir`` say otherwise.
+    :param server: market REST service (``KB_SERVER``); None for the in-process market.
+    :param token: bearer token of the service's write endpoints (``MARKET_API_TOKEN``).
+    :param model_loader: ``url -> estimator`` used to put the task model itself in the market.
+    """
+
+    #: pipeline steps that lifelong learning switches to the market when the caller left them unset
+    pipeline_defaults: dict[str, dict[str, Any]] = {
+        "task_allocation": {"method": "TaskAllocationByMarket"},
+        "unseen_sample_recognition": {"method": "SampleRegonitionByMarket"},
+    }
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] = ".",
+        server: str | None = None,
+        token: str | None = None,
+        gamma: float | None = None,
+        reduced_set_size: int = 50,
+        quantile: float = 0.99,
+        margin: float = 1.1,
+        model_loader: Callable[[str], Any] | None = None,
+        job_name: str = "lifelong",
+        db_url: str | None = None,
+        storage_dir: str | os.PathLike[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        _require_market()
+        self.root = Path(root)
+        self.server = server.rstrip("/") if server else None
+        self.token = token
+        self.gamma = float(gamma) if gamma else None
+        self.reduced_set_size = int(reduced_set_size)
+        self.quantile = float(quantile)
+        self.margin = float(margin)
+        self.model_loader = model_loader
+        self.job_name = job_name
+        mdir = self.root / "market"
+        self.db_url = db_url or f"sqlite:///{(mdir / 'tasks.db').resolve()}"
+        self.storage_dir = Path(storage_dir) if storage_dir else (mdir / "store").resolve()
+        self._files = LocalKnowledgeBase(self.root)
+        self.index: dict[str, Any] | None = None
+        self._pending: list[_Pending] = []
+        self._section: dict[str, Any] | None = None
+
+    @classmethod
+    def from_parameters(
+        cls, root: str, get: Callable[[str, Any], Any], model_loader: Callable[[str], Any] | None = None
+    ) -> MarketKnowledgeBase:
+        """Build from a job's parameters: ``KB_SERVER``, ``MARKET_API_TOKEN``, ``JOB_NAME`` and the
+        optional ``kb_gamma``, ``kb_reduced_set_size``, ``kb_unseen_quantile``, ``kb_unseen_margin``."""
+        gamma = get("kb_gamma", None)
+        return cls(
+            root,
+            server=get("KB_SERVER", None) or None,
+            token=get("MARKET_API_TOKEN", None) or None,
+            gamma=float(gamma) if gamma else None,
+            reduced_set_size=int(get("kb_reduced_set_size", 50)),
+            quantile=float(get("kb_unseen_quantile", 0.99)),
+            margin=float(get("kb_unseen_margin", 1.1)),
+            model_loader=model_loader,
+            job_name=str(get("JOB_NAME", "lifelong")),
+        )
+
+    @property
+    def mode(self) -> str:
+        """``rest`` when a server URL is set, else ``inprocess``."""
+        return "rest" if self.server else "inprocess"
+
+    # -- KnowledgeBase protocol ----------------------------------------------------------------
+    def add_task_model(self, group: TaskGroup, model_url: str) -> None:
+        """Queue a trained task model with its task's training features; it enters the market
+        with its spec when the index is saved (all tasks then share one kernel width)."""
+        if group.samples is None:
+            return
+        x = features(group.samples.x if hasattr(group.samples, "x") else group.samples)
+        if len(x):
+            self._pending = [p for p in self._pending if p.entry != group.entry]
+            self._pending.append(_Pending(group.entry, x, model_url))
+
+    def save_index(self, index: dict[str, Any], name: str = INDEX_FILE) -> str:
+        """Store the queued task models in the market, attach the market section to the index
+        (and to each of its task groups) and write the index file."""
+        section = self._flush(index)
+        if section is not None:
+            index[SECTION] = section
+            for group in index.get("task_groups", []):
+                setattr(group, GROUP_ATTR, section)
+        url = self._files.save_index(index, name)
+        self.index = index
+        return url
+
+    def load_index(self, url: str | None = None) -> dict[str, Any]:
+        """Read an index file; its market section becomes this KB's previous state."""
+        self.index = self._files.load_index(url)
+        section = self.index.get(SECTION)
+        if isinstance(section, dict):
+            self._section = section
+        return self.index
+
+    def nearest_task(self, x: Any, index: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per sample: position of the nearest task group in ``index["task_groups"]`` (-1 when the
+        job has no market task) and ``distance / threshold`` of that task (> 1 means unseen)."""
+        return _nearest(index if index is not None else (self.index or {}), x)
+
+    # -- market side ---------------------------------------------------------------------------
+    def task_market(self) -> Any:
+        """The in-process :class:`sedna_market.lifelong.TaskMarket` of this job."""
+        return _open_task_market(self.db_url, str(self.storage_dir), self._gamma_or(0.1), self.reduced_set_size,
+                                 self.quantile, self.margin)
+
+    def _gamma_or(self, default: float) -> float:
+        if self._section is not None:
+            return float(self._section["gamma"])
+        return self.gamma if self.gamma is not None else default
+
+    def _flush(self, index: dict[str, Any]) -> dict[str, Any] | None:
+        previous = self._section
+        if not self._pending:
+            return previous
+        from sedna_market import generate_rkme_table_spec
+        from sedna_market.lifelong import calibrate_threshold
+
+        if previous is not None:
+            gamma = float(previous["gamma"])
+        elif self.gamma is not None:
+            gamma = self.gamma
+        else:
+            allx = np.concatenate([p.x for p in self._pending])
+            var = float(allx.var(axis=0).mean())
+            gamma = 1.0 / (allx.shape[1] * var) if var > 0 else 1.0 / allx.shape[1]
+        tasks: dict[str, dict[str, Any]] = {}
+        live = {g.entry for g in index.get("task_groups", [])}
+        if previous is not None:  # tasks kept from the previous round (not retrained)
+            tasks.update({e: t for e, t in previous["tasks"].items() if e in live})
+        for item in self._pending:
+            spec = generate_rkme_table_spec(item.x, gamma=gamma, reduced_set_size=self.reduced_set_size)
+            thr = calibrate_threshold(item.x, spec, self.quantile, self.margin)
+            old = tasks.get(item.entry)
+            tid = self._store(item, spec, thr)
+            if old is not None and old["id"] != tid:
+                self._remove(old["id"], gamma)
+            tasks[item.entry] = {"id": tid, "threshold": thr, "spec": spec.to_dict(), "model_url": item.model_url}
+        self._pending.clear()
+        section = {
+            "backend": "market",
+            "mode": self.mode,
+            "server": self.server,
+            "db_url": self.db_url if self.mode == "inprocess" else None,
+            "storage_dir": str(self.storage_dir) if self.mode == "inprocess" else None,
+            "gamma": gamma,
+            "quantile": self.quantile,
+            "margin": self.margin,
+            "tasks": tasks,
+        }
+        self._section = section
+        return section
+
+    def _model_object(self, item: _Pending) -> Any:
+        obj: Any = None
+        if self.model_loader is not None:
+            try:
+                obj = self.model_loader(item.model_url)
+                pickle.dumps(obj)
+            except Exception as err:  # noqa: BLE001 - any estimator may refuse; keep a reference
+                LOG.info("task model %s stored by reference: %s", item.entry, err)
+                obj = None
+        return obj if obj is not None else TaskModelRef(item.model_url, item.entry)
+
+    def _semantic(self, item: _Pending) -> Any:
+        from sedna_market import generate_semantic_spec
+
+        return generate_semantic_spec(
+            name=f"{self.job_name}-{item.entry}"[:200],
+            description=f"lifelong learning task model '{item.entry}' of job {self.job_name}",
+            data_type="Table",
+            task_type="Others",
+            library_type="Others",
+            scenarios=["Others"],
+            input_description={"Dimension": int(item.x.shape[1]), "Description": {}},
+        )
+
+    def _store(self, item: _Pending, spec: Any, thr: float) -> str:
+        model = self._model_object(item)
+        sem = self._semantic(item)
+        if self.mode == "inprocess":
+            tm = _open_task_market(self.db_url, str(self.storage_dir), spec.gamma, self.reduced_set_size,
+                                   self.quantile, self.margin)
+            tid = tm.add_task_model(model, item.x, semantic=sem, spec=spec)
+            tm.set_threshold(tid, thr)
+            return str(tid)
+        from sedna_market.client import MarketClient
+        from sedna_market.package import build_pickle_package
+
+        package = build_pickle_package(model, spec, (int(item.x.shape[1]),), None, sem)
+        with MarketClient(self.server or "", token=self.token) as client:
+            res = client.submit(package, sem, wait=False)
+        with _CACHE_LOCK:
+            _REMOTE_SPECS[(self.server or "", res.id)] = spec
+        return res.id
+
+    def _remove(self, task_id: str, gamma: float) -> None:
+        try:
+            if self.mode == "inprocess":
+                _open_task_market(self.db_url, str(self.storage_dir), gamma, self.reduced_set_size,
+                                  self.quantile, self.margin).remove_task(task_id)
+            else:
+                from sedna_market.client import MarketClient
+
+                with MarketClient(self.server or "", token=self.token) as client:
+                    client.delete(task_id)
+        except Exception as err:  # noqa: BLE001 - a stale model in the market is not fatal
+            LOG.warning("old task model %s not removed from the market: %s", task_id, err)
+
+
+# -- shared helpers (used by the KB and by the pipeline components) -----------------------------
+def section_of(index: Any) -> dict[str, Any] | None:
+    """The market section of an index, or of the first task group that carries it."""
+    if isinstance(index, dict):
+        section = index.get(SECTION)
+        if isinstance(section, dict):
+            return section
+        groups = index.get("task_groups", [])
+    else:
+        groups = list(index or [])
+    for group in groups:
+        section = getattr(group, GROUP_ATTR, None)
+        if isinstance(section, dict):
+            return section
+    return None
+
+
+def _open_task_market(db_url: str, storage_dir: str, gamma: float, reduced_set_size: int, quantile: float,
+                      margin: float) -> Any:
+    from sedna_market.lifelong import TaskMarket
+
+    with _CACHE_LOCK:
+        tm = _MARKETS.get(db_url)
+        if tm is None or tm.gamma != gamma:
+            Path(storage_dir).mkdir(parents=True, exist_ok=True)
+            tm = TaskMarket(db_url, storage_dir, gamma=gamma, reduced_set_size=reduced_set_size,
+                            quantile=quantile, margin=margin)
+            _MARKETS[db_url] = tm
+        return tm
+
+
+def _spec_from_market(section: dict[str, Any], task_id: str) -> Any:
+    """The task's spec as the market stores it (None when the market cannot be reached)."""
+    try:
+        if section.get("mode") == "rest":
+            key = (section["server"], task_id)
+            with _CACHE_LOCK:
+                spec = _REMOTE_SPECS.get(key)
+            if spec is None:
+                from sedna_market.client import MarketClient
+                from sedna_market.spec.rkme import RKMETableSpec
+
+                with MarketClient(section["server"]) as client:
+                    data = client.download(task_id)
+                with zipfile.ZipFile(io.BytesIO(data)) as zf:
+                    spec = RKMETableSpec.from_json(zf.read("stat_spec.json"))
+                with _CACHE_LOCK:
+                    _REMOTE_SPECS[key] = spec
+            return spec
+        db_url = section.get("db_url")
+        if not db_url:
+            return None
+        path = db_url.removeprefix("sqlite:///")
+        if db_url.startswith("sqlite:///") and not Path(path).is_file():
+            return None
+        tm = _open_task_market(db_url, section["storage_dir"], float(section["gamma"]), 50,
+                               float(section.get("quantile", 0.99)), float(section.get("margin", 1.1)))
+        return tm.spec(task_id)
+    except Exception as err:  # noqa: BLE001 - the index's own copy of the spec is the fallback
+        LOG.warning("spec of task %s not read from the market (%s); using the index copy", task_id, err)
+        return None
+
+
+def _task_group(section: dict[str, Any]) -> Any:
+    """Stacked reduced sets of the job's tasks (cached per section content)."""
+    from sedna_market.search.stat_index import StatIndex
+    from sedna_market.spec.rkme import RKMETableSpec
+
+    tasks = section["tasks"]
+    key = (section.get("mode"), section.get("server"), section.get("db_url"),
+           tuple(sorted((e, t["id"]) for e, t in tasks.items())))
+    with _CACHE_LOCK:
+        cached = _GROUPS.get(key)
+    if cached is not None:
+        return cached
+    items = []
+    for entry, task in tasks.items():
+        spec = _spec_from_market(section, task["id"]) or RKMETableSpec.from_dict(task["spec"])
+        items.append((entry, spec))
+    groups = list(StatIndex(items).groups.values())
+    if len(groups) != 1:
+        raise ValueError("task specs of one job must share one feature shape")
+    with _CACHE_LOCK:
+        _GROUPS[key] = groups[0]
+    return groups[0]
+
+
+def task_distances(x: np.ndarray, section: dict[str, Any]) -> tuple[list[str], np.ndarray]:
+    """Task entries and the ``(n_samples, n_tasks)`` squared MMDs of each sample to each task."""
+    from sedna_market.lifelong import point_distances
+
+    group = _task_group(section)
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    if len(x) == 0:
+        return list(group.ids), np.empty((0, group.size))
+    return list(group.ids), point_distances(x, group, float(section["gamma"]))
+
+
+# -- pipeline components ----------------------------------------------------------------------
+ClassFactory.register_cls(MarketKnowledgeBase, ClassType.KM, "MarketKnowledgeBase")
+
+
+@ClassFactory.register(ClassType.UTD, alias="SampleRegonitionByMarket")
+class SampleRegonitionByMarket:
+    """Unseen iff the sample's distance to its nearest market task exceeds that task's
+    calibrated threshold; ``seen_index`` / ``unseen_index`` record the split positions."""
+
+    def __init__(self, task_index: Any = None, margin: float | None = None, **kwargs: Any) -> None:
+        self.task_index = task_index or {}
+        self.margin = float(margin) if margin is not None else None
+        self.seen_index = np.zeros(0, dtype=int)
+        self.unseen_index = np.zeros(0, dtype=int)
+        self.scores = np.zeros(0)
+        self.allocation = np.zeros(0, dtype=int)
+
+    def __call__(self, samples: Any, **kwargs: Any) -> tuple[Any, Any]:
+        self.allocation, self.scores = _nearest(self.task_index, samples)
+        limit = 1.0
+        section = section_of(self.task_index)
+        if self.margin is not None and section is not None:
+            limit = self.margin / float(section.get("margin", 1.1))
+        unseen = self.scores > limit
+        self.seen_index = np.flatnonzero(~unseen)
+        self.unseen_index = np.flatnonzero(unseen)
+        return subset(samples, self.seen_index), subset(samples, self.unseen_index)
+
+
+ClassFactory.register_cls(SampleRegonitionByMarket, ClassType.UTD, "SampleRecognitionByMarket")
+
+
+@ClassFactory.register(ClassType.STP, alias="TaskAllocationByMarket")
+class TaskAllocationByMarket:
+    """Each sample to the task group of its nearest market task (by RKME distance)."""
+
+    def __init__(self, task_extractor: Any = None, task_groups: list[TaskGroup] | None = None,
+                 **kwargs: Any) -> None:
+        self.task_extractor = task_extractor
+        self.task_groups = list(task_groups or [])
+
+    def __call__(self, samples: Any) -> tuple[Any, list[int]]:
+        positions, _ = _nearest({"task_groups": self.task_groups}, samples)
+        return samples, [int(p) for p in positions]
+
+
+def _nearest(index: Any, samples: Any) -> tuple[np.ndarray, np.ndarray]:
+    x = samples.x if hasattr(samples, "x") else samples
+    n = sample_count(samples)
+    section = section_of(index)
+    if section is None or not section.get("tasks") or n == 0:
+        return np.full(n, -1, dtype=int), np.full(n, np.inf)
+    groups = index.get("task_groups", []) if isinstance(index, dict) else list(index)
+    entries, dist = task_distances(features(x), section)
+    best = dist.argmin(axis=1)
+    thr = np.array([section["tasks"][e]["threshold"] for e in entries])
+    score = dist[np.arange(n), best] / np.maximum(thr[best], 1e-12)
+    pos = {g.entry: i for i, g in enumerate(groups)}
+    return np.array([pos.get(entries[j], -1) for j in best], dtype=int), score
