@@ -1,0 +1,210 @@
+"""Applying a :class:`Plan` through the Kubernetes API.
+
+Order: deletions, services, workers, Model status, annotations, the resource's status, then
+events. Every step is idempotent: pods and services have names fixed by the plan, so a create
+that finds the object (409 AlreadyExists) is a success, and a delete that finds nothing (404)
+is too. Status is a JSON merge patch on the ``/status`` subresource (so the LC's
+``status.reports`` keys are never overwritten) and is skipped when it would change nothing,
+which keeps our own writes from waking us up in a loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import os
+import socket
+from datetime import UTC, datetime
+from typing import Any
+
+from ...api import API_VERSION, Resource
+from ...controllers.plan import EventPlan, Plan
+from .client import MERGE_PATCH, ApiError, KubeClient
+from .observe import resource_path
+
+__all__ = ["merge_patch", "apply_plan", "post_event", "object_ref", "event_body", "AppliedPlan"]
+
+log = logging.getLogger(__name__)
+_COMPONENT = "sedna-operator"
+_INSTANCE = os.environ.get("POD_NAME") or socket.gethostname()
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386: apply ``patch`` to a copy of ``target`` (None deletes, objects merge, rest replaces)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+class AppliedPlan:
+    """What applying a plan did (for logs, metrics and tests)."""
+
+    def __init__(self) -> None:
+        self.created: list[str] = []
+        self.deleted: list[str] = []
+        self.services: list[str] = []
+        self.status_patched = False
+        self.events: list[str] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"AppliedPlan(created={self.created}, deleted={self.deleted}, services={self.services}, "
+            f"status_patched={self.status_patched}, events={self.events})"
+        )
+
+
+async def _ignore(status: int, coro: Any) -> bool:
+    """Await ``coro``; True if it succeeded, False if it failed with the ignorable ``status``."""
+    try:
+        await coro
+        return True
+    except ApiError as exc:
+        if exc.status == status:
+            return False
+        raise
+
+
+async def _create(client: KubeClient, namespace: str, plural: str, manifest: dict[str, Any]) -> bool:
+    return await _ignore(409, client.request("POST", KubeClient.core_path(namespace, plural), manifest))
+
+
+async def _ensure_service(client: KubeClient, namespace: str, manifest: dict[str, Any]) -> bool:
+    """Create the Service if it is missing. Looking first avoids a POST per reconcile: a POST that
+    ends in 409 still allocates (and then releases) a ClusterIP on the server."""
+    name = manifest["metadata"]["name"]
+    try:
+        await client.request("GET", KubeClient.core_path(namespace, "services", name))
+        return False
+    except ApiError as exc:
+        if not exc.not_found:
+            raise
+    return await _create(client, namespace, "services", manifest)
+
+
+async def _delete(client: KubeClient, namespace: str, plural: str, name: str) -> bool:
+    body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+    return await _ignore(404, client.request("DELETE", KubeClient.core_path(namespace, plural, name), body))
+
+
+def object_ref(body: dict[str, Any]) -> dict[str, Any]:
+    """The ``involvedObject`` reference of an API object (a dict as read from the server)."""
+    meta = body.get("metadata") or {}
+    return {
+        "apiVersion": body.get("apiVersion", API_VERSION),
+        "kind": body.get("kind"),
+        "name": meta.get("name"),
+        "namespace": meta.get("namespace"),
+        "uid": meta.get("uid"),
+        "resourceVersion": meta.get("resourceVersion"),
+    }
+
+
+def event_body(ref: dict[str, Any], event: EventPlan, now: datetime) -> dict[str, Any]:
+    """A core/v1 Event about the object ``ref`` (what ``kubectl describe`` and ``get events`` show)."""
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    micro = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{ref['name']}.", "namespace": ref["namespace"]},
+        "involvedObject": ref,
+        "type": event.type,
+        "reason": event.reason,
+        "message": event.message[:1024],
+        "source": {"component": _COMPONENT},
+        "reportingComponent": f"sedna.io/{_COMPONENT}",
+        "reportingInstance": _INSTANCE,
+        "firstTimestamp": stamp,
+        "lastTimestamp": stamp,
+        "eventTime": micro,
+        "action": event.reason,
+        "count": 1,
+    }
+
+
+async def post_event(client: KubeClient, ref: dict[str, Any], event: EventPlan) -> None:
+    """Create one Event; failures are logged, never fatal (events are best-effort in Kubernetes)."""
+    try:
+        await client.request(
+            "POST",
+            KubeClient.core_path(ref["namespace"], "events"),
+            event_body(ref, event, datetime.now(UTC)),
+        )
+    except ApiError as exc:
+        log.warning("could not post event %s on %s/%s: %s", event.reason, ref["kind"], ref["name"], exc)
+
+
+async def apply_plan(
+    client: KubeClient,
+    body: dict[str, Any],
+    resource: Resource[Any, Any],
+    plan: Plan,
+    existing_pods: frozenset[str] = frozenset(),
+) -> AppliedPlan:
+    """Make the cluster match ``plan``. Raises :class:`ApiError` on the first failure that matters.
+
+    ``existing_pods`` are the owned pods just observed: creating them again is skipped.
+    """
+    ns, done = resource.namespace, AppliedPlan()
+    deletions = [_delete(client, ns, "services", n) for n in plan.delete_services]
+    deletions += [_delete(client, ns, "pods", n) for n in plan.delete_workers]
+    for name, ok in zip(
+        [*plan.delete_services, *plan.delete_workers], await asyncio.gather(*deletions), strict=True
+    ):
+        if ok:
+            done.deleted.append(name)
+    # Services first so workers that look their peers up by DNS find them at start.
+    for svc, ok in zip(
+        plan.services,
+        await asyncio.gather(*(_ensure_service(client, ns, s.service) for s in plan.services)),
+        strict=True,
+    ):
+        if ok:
+            done.services.append(svc.name)
+    new_workers = [w for w in plan.create_workers if w.name not in existing_pods]
+    for worker, ok in zip(
+        new_workers,
+        await asyncio.gather(*(_create(client, ns, "pods", w.pod) for w in new_workers)),
+        strict=True,
+    ):
+        if ok:
+            done.created.append(worker.name)
+    await asyncio.gather(
+        *(
+            client.request(
+                "PATCH",
+                resource_path("Model", ns, name, "status"),
+                {"status": patch},
+                content_type=MERGE_PATCH,
+            )
+            for name, patch in plan.model_patches.items()
+        )
+    )
+    if plan.annotations:
+        current = body["metadata"].get("annotations") or {}
+        if any(current.get(k) != v for k, v in plan.annotations.items()):
+            patch = {"metadata": {"annotations": plan.annotations}}
+            await client.request(
+                "PATCH", resource_path(resource.kind, ns, resource.name), patch, content_type=MERGE_PATCH
+            )
+    status = body.get("status") or {}
+    if plan.status_patch and merge_patch(status, plan.status_patch) != status:
+        await client.request(
+            "PATCH",
+            resource_path(resource.kind, ns, resource.name, "status"),
+            {"status": plan.status_patch},
+            content_type=MERGE_PATCH,
+        )
+        done.status_patched = True
+    ref = object_ref(body)
+    for event in plan.events:
+        await post_event(client, ref, event)
+        done.events.append(event.reason)
+    return done

@@ -1,0 +1,140 @@
+"""Running the operator: in the foreground (``sedna operator``) or in a thread (tests, benchmarks)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+
+from .client import KubeClient, load_credentials
+from .config import OperatorConfig
+from .engine import Engine, load_controllers
+from .handlers import build_registry, make_settings
+from .metrics import serve_metrics
+
+__all__ = ["run_operator", "OperatorThread"]
+
+log = logging.getLogger("sedna.operator")
+
+
+async def _resync_forever(engine: Engine, period: float) -> None:
+    while True:
+        await asyncio.sleep(period)
+        await engine.resync()
+
+
+async def run_operator(
+    config: OperatorConfig,
+    *,
+    stop_flag: asyncio.Event | threading.Event | None = None,
+    ready_flag: asyncio.Event | threading.Event | None = None,
+    controllers: Mapping[str, Any] | None = None,
+    engine_out: list[Engine] | None = None,
+) -> None:
+    """Run until ``stop_flag`` is set (or forever). ``engine_out`` receives the engine (tests)."""
+    client = KubeClient(load_credentials(config.kubeconfig, config.context))
+    engine = Engine(client, config, load_controllers() if controllers is None else controllers)
+    if engine_out is not None:
+        engine_out.append(engine)
+    registry = build_registry(engine, config)
+    settings = make_settings(config)
+    if config.metrics_port:
+        serve_metrics(config.metrics_port)
+    resync = (
+        asyncio.create_task(_resync_forever(engine, config.resync_seconds))
+        if config.resync_seconds > 0
+        else None
+    )
+    log.info(
+        "sedna operator starting: kinds=%s namespaces=%s peering=%s",
+        sorted(engine.controllers), list(config.namespaces) or "all", config.peering or "standalone",
+    )  # fmt: skip
+    try:
+        await kopf.operator(
+            registry=registry,
+            settings=settings,
+            standalone=config.peering is None,
+            peering_name=config.peering,
+            priority=config.priority,
+            clusterwide=not config.namespaces,
+            namespaces=list(config.namespaces),
+            liveness_endpoint=f"http://0.0.0.0:{config.health_port}/healthz" if config.health_port else None,
+            stop_flag=stop_flag,
+            ready_flag=ready_flag,
+        )
+    finally:
+        if resync is not None:
+            resync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await resync
+        await engine.close()
+
+
+class OperatorThread:
+    """The operator in a thread with its own event loop; ``stop()`` ends it as SIGTERM would.
+
+    ``kill()`` abandons it mid-cycle instead: the loop is stopped wherever it is, as if the
+    process died (for restart tests).
+    """
+
+    def __init__(self, config: OperatorConfig, controllers: Mapping[str, Any] | None = None):
+        self.config = config
+        self.controllers = controllers
+        self.stop_flag = threading.Event()
+        self.ready_flag = threading.Event()
+        self.engines: list[Engine] = []
+        self.error: BaseException | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._main, name="sedna-operator", daemon=True)
+
+    @property
+    def engine(self) -> Engine:
+        return self.engines[0]
+
+    def _main(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        try:
+            self.loop.run_until_complete(
+                run_operator(
+                    self.config,
+                    stop_flag=self.stop_flag,
+                    ready_flag=self.ready_flag,
+                    controllers=self.controllers,
+                    engine_out=self.engines,
+                )
+            )
+        except BaseException as exc:  # surfaced to the test through .error
+            self.error = exc
+        finally:
+            with contextlib.suppress(Exception):
+                self.loop.close()
+
+    def start(self, timeout: float = 60.0) -> OperatorThread:
+        self._thread.start()
+        if not self.ready_flag.wait(timeout):
+            raise TimeoutError(f"the operator was not ready within {timeout}s (error: {self.error!r})")
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.stop_flag.set()
+        self._thread.join(timeout)
+
+    def kill(self) -> None:
+        """Stop the loop abruptly, without kopf's graceful shutdown."""
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        # kopf waits for a threading.Event stop flag in an executor thread; release it, or
+        # that thread would keep the interpreter from exiting.
+        self.stop_flag.set()
+
+    def __enter__(self) -> OperatorThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
