@@ -92,6 +92,11 @@ class _LearningStatus(StatusModel):
     observed_generation: int | None = None
     reports: dict[str, dict[str, Any]] | None = None
     controller_state: dict[str, Any] | None = None
+    lc_state: dict[str, Any] | None = Field(
+        default=None,
+        description="Extension, written by the local controller of the dataset's node only: "
+        "round data files written and deploy copies done, so the operator knows without seeing the node.",
+    )
 
 
 class IncrementalLearningJobStatus(_LearningStatus):
