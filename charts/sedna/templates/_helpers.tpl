@@ -77,3 +77,19 @@ app.kubernetes.io/part-of: sedna
 {{- define "sedna.kb.claimName" -}}
 {{- default (printf "%s-data" (include "sedna.componentName" (dict "root" . "component" "kb"))) .Values.kb.persistence.existingClaim }}
 {{- end }}
+
+{{/* Name of the Secret holding SEDNA_LC_SECRET (the key of the per-job worker report tokens). */}}
+{{- define "sedna.lcAuth.secretName" -}}
+{{- default (printf "%s-report-auth" (include "sedna.componentName" (dict "root" . "component" "lc"))) .Values.lc.reportAuth.existingSecret }}
+{{- end }}
+
+{{/* The SEDNA_LC_SECRET env entry of the operator and the LC (empty when reportAuth is off). */}}
+{{- define "sedna.lcAuth.env" -}}
+{{- if .Values.lc.reportAuth.enabled }}
+- name: SEDNA_LC_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "sedna.lcAuth.secretName" . }}
+      key: {{ .Values.lc.reportAuth.secretKey }}
+{{- end }}
+{{- end }}

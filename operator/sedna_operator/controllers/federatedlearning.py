@@ -87,7 +87,9 @@ def _slots(obs: Observation, job: FederatedLearningJob) -> tuple[dict[str, Slot]
         if pre_model is not None:
             mounts.add("PRETRAINED_MODEL_URL", pre_model.url, credential_name=pre_model.credential_name)
         if agg_path:
-            mounts.add("AGG_DATA_PATH", agg_path, download=False, credential_name=agg_cred, is_dir=True, create=True)
+            mounts.add(
+                "AGG_DATA_PATH", agg_path, download=False, credential_name=agg_cred, is_dir=True, create=True
+            )
         for name, url, cred in extra:
             mounts.add(name, url, credential_name=cred)
         return mounts.extras()
@@ -108,12 +110,19 @@ def _slots(obs: Observation, job: FederatedLearningJob) -> tuple[dict[str, Slot]
 
     def build_agg(attempt: int) -> WorkerPlan:
         extras = PodExtras(
-            env=[*common, env("AGG_BIND_PORT", AGG_PORT)], restart_policy="OnFailure", labels={WORKER_KEY_LABEL: AGG_KEY}
+            env=[*common, env("AGG_BIND_PORT", AGG_PORT)],
+            restart_policy="OnFailure",
+            labels={WORKER_KEY_LABEL: AGG_KEY},
         )
         extras.extend(mounts_for([]))
         return build_worker(
-            job, role="aggregation", template=spec.aggregation_worker.template, attempt=f"{AGG_KEY}.{attempt}",
-            extras=extras, lc_server=obs.lc_server, template_hash=agg_hash,
+            job,
+            role="aggregation",
+            template=spec.aggregation_worker.template,
+            attempt=f"{AGG_KEY}.{attempt}",
+            extras=extras,
+            lc_server=obs.lc_server,
+            template_hash=agg_hash,
         )
 
     slots[AGG_KEY] = Slot(AGG_KEY, build_agg, agg_hash)
@@ -133,16 +142,28 @@ def _slots(obs: Observation, job: FederatedLearningJob) -> tuple[dict[str, Slot]
             env("DATASET_NAME", dataset.name),
         ]
 
-        def build_train(attempt: int, *, _key: str = key, _t: Any = trainer, _env: Any = train_env,
-                        _hash: str = train_hash, _url: str = dataset.url) -> WorkerPlan:
+        def build_train(
+            attempt: int,
+            *,
+            _key: str = key,
+            _t: Any = trainer,
+            _env: Any = train_env,
+            _hash: str = train_hash,
+            _url: str = dataset.url,
+        ) -> WorkerPlan:
             extras = PodExtras(
                 env=list(_env), restart_policy="OnFailure", host_network=True, labels={WORKER_KEY_LABEL: _key}
             )
             cred = obs.datasets[_t.dataset.name].credential_name
             extras.extend(mounts_for([("TRAIN_DATASET_URL", _url, cred)]))
             return build_worker(
-                job, role="train", template=_t.template, attempt=f"{_key}.{attempt}", extras=extras,
-                lc_server=obs.lc_server, template_hash=_hash,
+                job,
+                role="train",
+                template=_t.template,
+                attempt=f"{_key}.{attempt}",
+                extras=extras,
+                lc_server=obs.lc_server,
+                template_hash=_hash,
             )
 
         slots[key] = Slot(key, build_train, train_hash)
@@ -172,9 +193,13 @@ def _metrics_list(metrics: Any) -> list[dict[str, str]]:
     return [{"key": str(k), "value": v if isinstance(v, str) else json.dumps(v)} for k, v in items]
 
 
-def _model_report(obs: Observation, job: Resource[Any, Any], reports: list[WorkerReport]) -> WorkerReport | None:
+def _model_report(
+    obs: Observation, job: Resource[Any, Any], reports: list[WorkerReport]
+) -> WorkerReport | None:
     """The aggregator's latest report with result metrics, else the latest trainer's one."""
-    with_metrics = [r for r in reports if r.results and isinstance(r.results[0], dict) and r.results[0].get("metrics")]
+    with_metrics = [
+        r for r in reports if r.results and isinstance(r.results[0], dict) and r.results[0].get("metrics")
+    ]
     agg = [r for r in with_metrics if r.worker.startswith(f"{job.name}-aggregation-")]
     pool = agg or with_metrics
     return max(pool, key=lambda r: (r.received_at, r.sequence), default=None)
@@ -195,7 +220,9 @@ def reconcile(obs: Observation) -> Plan:
     if job.metadata.deletion_timestamp is not None:
         return plan
     if status.phase in ("Succeeded", "Failed"):
-        plan.delete_workers = [w.name for w in obs.workers if not w.deleting and w.phase in ("Pending", "Running")]
+        plan.delete_workers = [
+            w.name for w in obs.workers if not w.deleting and w.phase in ("Pending", "Running")
+        ]
         plan.finished = True
         return plan
 
@@ -243,7 +270,12 @@ def reconcile(obs: Observation) -> Plan:
             delay = backoff_seconds(restarts[key])
             attempts[key] = attempt + 1
             backoff[key] = iso(obs.now + timedelta(seconds=delay))
-            event(plan, "WorkerFailed", f"{current.name} failed; restart {restarts[key]}/{max_restarts} in {delay:.0f}s", warning=True)
+            event(
+                plan,
+                "WorkerFailed",
+                f"{current.name} failed; restart {restarts[key]}/{max_restarts} in {delay:.0f}s",
+                warning=True,
+            )
             plan.requeue_after = min(plan.requeue_after or delay, delay)
             continue
         until = _parse(backoff.get(key))
@@ -261,19 +293,27 @@ def reconcile(obs: Observation) -> Plan:
         plan.delete_workers = sorted({*plan.delete_workers, *(w.name for w in obs.workers if not w.deleting)})
         plan.create_workers = []
         patch.update(phase="Failed", completionTime=iso(obs.now))
-        conditions = append_condition(conditions, {"type": "Failed", "reason": "workerFailed", "message": exhausted}, obs.now)
+        conditions = append_condition(
+            conditions, {"type": "Failed", "reason": "workerFailed", "message": exhausted}, obs.now
+        )
         event(plan, "Failed", exhausted, warning=True)
         plan.finished = True
         plan.requeue_after = None
     elif agg_succeeded:
-        remaining = [w.name for w in obs.workers if not w.deleting and w.role == "train" and w.phase in ("Pending", "Running")]
+        remaining = [
+            w.name
+            for w in obs.workers
+            if not w.deleting and w.role == "train" and w.phase in ("Pending", "Running")
+        ]
         plan.delete_workers = sorted({*plan.delete_workers, *remaining})
         plan.create_workers = []
         plan.delete_services.append(aggregation_service_name(job))
         plan.services = []
         patch.update(phase="Succeeded", completionTime=iso(obs.now))
         message = "the aggregation worker completed"
-        conditions = append_condition(conditions, {"type": "Complete", "reason": "Completed", "message": message}, obs.now)
+        conditions = append_condition(
+            conditions, {"type": "Complete", "reason": "Completed", "message": message}, obs.now
+        )
         event(plan, "Completed", message)
         plan.finished = True
         plan.requeue_after = None
@@ -294,7 +334,11 @@ def reconcile(obs: Observation) -> Plan:
         when = top.owner_info.get("updateTime") or iso(top.received_at)
         conditions = append_condition(
             conditions,
-            {"type": "Training", "reason": "DoTraining", "message": f"Round {latest_round} reaches at {when}"},
+            {
+                "type": "Training",
+                "reason": "DoTraining",
+                "message": f"Round {latest_round} reaches at {when}",
+            },
             obs.now,
         )
         event(plan, "Training", f"round {latest_round} reported")
@@ -311,8 +355,14 @@ def reconcile(obs: Observation) -> Plan:
                 "updateTime": iso(obs.now),
             }
 
-    active = sum(1 for w in obs.workers if not w.deleting and w.phase in ("Pending", "Running") and w.name not in plan.delete_workers)
-    succeeded = len(done) + (1 if agg_succeeded else 0)
+    active = sum(
+        1
+        for w in obs.workers
+        if not w.deleting and w.phase in ("Pending", "Running") and w.name not in plan.delete_workers
+    )
+    # Sedna's counter: the job's pods in phase Succeeded (a trainer still running when the
+    # aggregator succeeds is deleted, not counted).
+    succeeded = sum(1 for w in obs.workers if w.phase == "Succeeded")
     for name, value in (("active", active), ("succeeded", succeeded), ("failed", failures)):
         # Written once even when 0, so `kubectl get fl` shows 0 rather than <none>.
         if name not in status.model_fields_set or getattr(status, name) != value:

@@ -36,7 +36,15 @@ class LCSettings(BaseModel):
     rootfs_mount_dir: str = Field(
         default="", description="Prefix of host paths ('/rootfs' in the DaemonSet, '' when local)."
     )
+    writable_host_paths: tuple[str, ...] = Field(
+        default=(),
+        description="Host directories mounted read-write at their own path (round data and deploy copies "
+        "under them are written there; other host paths through rootfs_mount_dir).",
+    )
     dataset_poll_seconds: float = Field(default=60.0, gt=0, description="How often index files are read.")
+    job_poll_seconds: float = Field(
+        default=10.0, gt=0, description="How often the IL/LL jobs of this node are looked at (Sedna: 10 s)."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")
@@ -73,7 +81,9 @@ class LCSettings(BaseModel):
             "auth_required": env.get("SEDNA_LC_AUTH_REQUIRED", "true").lower() not in ("0", "false", "no"),
             "max_body_bytes": int(env.get("SEDNA_LC_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES))),
             "rootfs_mount_dir": env.get("ROOTFS_MOUNT_DIR", "/rootfs"),
+            "writable_host_paths": tuple(p for p in env.get("SEDNA_WRITABLE_HOST_PATHS", "").split(":") if p),
             "dataset_poll_seconds": float(env.get("SEDNA_LC_DATASET_POLL_SECONDS", "60")),
+            "job_poll_seconds": float(env.get("SEDNA_LC_JOB_POLL_SECONDS", "10")),
             "log_level": env.get("LOG_LEVEL", "INFO").upper(),
         }
         values.update(overrides)

@@ -182,7 +182,7 @@ class Engine:
         resource, obs = await observe(self.client, self.config, body)
         self._invalid.pop(key, None)
         plan: Plan = self.controllers[key.kind].reconcile(obs)
-        if self.config.lc_secret:
+        if self.config.lc_secret and plan.create_workers:  # kinds without workers (Dataset) get no token
             _inject_report_token(plan, report_token(self.config.lc_secret, key.namespace, key.kind, key.name))
         applied = await apply_plan(self.client, body, resource, plan, frozenset(w.name for w in obs.workers))
         self.workers.set((key.kind, key.namespace, key.name), [w.phase for w in obs.workers])

@@ -1,4 +1,5 @@
-"""The LC as a DaemonSet pod: which Datasets this node counts, and the process's main loop."""
+"""The LC as a DaemonSet pod: which Datasets this node counts, the IL/LL file work of its jobs
+(:mod:`.lcjobs`), and the process's main loop."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from ...lc.server import serve_async
 from ...lc.settings import LCSettings
 from ...lc.sinks import DatasetKey
 from .client import ApiError, KubeClient, load_credentials
+from .lcjobs import HostPaths, sync_learning_jobs
 from .sink import KubernetesReportSink
 
-__all__ = ["node_datasets", "sync_watches", "run_lc"]
+__all__ = ["node_datasets", "sync_watches", "follow_node", "run_lc"]
 
 log = logging.getLogger("sedna.lc")
 
@@ -39,15 +41,27 @@ def sync_watches(monitor: DatasetMonitor, wanted: dict[DatasetKey, tuple[str, st
         monitor.watch(key, url, fmt)
 
 
-async def _follow_datasets(client: KubeClient, monitor: DatasetMonitor, node: str, period: float) -> None:
-    """List Datasets every ``period`` seconds and keep the monitor's watches in line."""
+async def follow_node(
+    client: KubeClient, sink: KubernetesReportSink, monitor: DatasetMonitor, settings: LCSettings
+) -> None:
+    """Every ``settings.job_poll_seconds``: list the Datasets, keep the monitor's watches on this
+    node's, and do the round-data / deploy work of the IL/LL jobs on this node's datasets."""
+    node = settings.node_name
+    paths = HostPaths(settings.rootfs_mount_dir, settings.writable_host_paths)
+    errors: dict[tuple[str, str, str], dict[str, str]] = {}
     while True:
         try:
             body = await client.request("GET", "/apis/sedna.io/v1alpha1/datasets")
-            sync_watches(monitor, node_datasets(body.get("items") or [], node))
         except ApiError as exc:
             log.warning("listing datasets failed (kept the current watches): %s", exc)
-        await asyncio.sleep(period)
+        else:
+            items = body.get("items") or []
+            sync_watches(monitor, node_datasets(items, node))
+            try:
+                await sync_learning_jobs(client, sink, node, items, paths, errors)
+            except Exception:  # one bad pass must not end the loop
+                log.exception("learning job pass failed")
+        await asyncio.sleep(settings.job_poll_seconds)
 
 
 async def run_lc(settings: LCSettings, data_dir: str | Path, kubeconfig: str | None = None) -> None:
@@ -56,9 +70,7 @@ async def run_lc(settings: LCSettings, data_dir: str | Path, kubeconfig: str | N
     sink = KubernetesReportSink(client, Path(data_dir) / "lc")
     monitor = DatasetMonitor(sink, interval=settings.dataset_poll_seconds, rootfs=settings.rootfs_mount_dir)
     sink.resume()
-    follower = asyncio.create_task(
-        _follow_datasets(client, monitor, settings.node_name, settings.dataset_poll_seconds)
-    )
+    follower = asyncio.create_task(follow_node(client, sink, monitor, settings))
     try:
         await serve_async(settings, sink, monitor=monitor)
     finally:

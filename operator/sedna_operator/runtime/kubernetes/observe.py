@@ -25,6 +25,7 @@ from ...controllers.plan import (
     ObservedWorker,
     WorkerReport,
 )
+from ...lc.jobfiles import waited_paths
 from .client import ApiError, KubeClient
 from .config import OperatorConfig
 
@@ -38,6 +39,7 @@ __all__ = [
     "observed_secret",
     "parse_report",
     "reports_of",
+    "lc_files_of",
     "referenced_names",
     "resource_path",
     "observe",
@@ -163,6 +165,28 @@ def reports_of(obj: dict[str, Any]) -> dict[str, WorkerReport]:
     return out
 
 
+def lc_files_of(obj: dict[str, Any]) -> dict[str, bool]:
+    """``Observation.lc_files`` of an IL/LL job from what the LC of its dataset's node recorded.
+
+    Every path the reconcilers may wait on (the round data files of ``controllerState.roundData``,
+    the target of ``controllerState.deploy``) is in the map: True once ``status.lcState`` says the
+    LC wrote it (files) or carried the request out (deploys, keyed by request, so a target reused
+    by a later round is not taken for done), else False. Other kinds get an empty map.
+    """
+    if obj.get("kind") not in ("IncrementalLearningJob", "LifelongLearningJob"):
+        return {}
+    status = obj.get("status") or {}
+    lc = status.get("lcState") or {}
+    recorded = lc.get("files") or {}
+    deploys = lc.get("deploys") or {}
+    files, deploy = waited_paths(status.get("controllerState"))
+    out = {path: recorded.get(path) is True for path in files}
+    if deploy is not None:
+        target, rid = deploy
+        out[target] = deploys.get(rid) == "done"
+    return out
+
+
 def _walk(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
     yield key, value
     if isinstance(value, dict):
@@ -242,6 +266,7 @@ async def observe(
             if o
         },
         reports=reports_of(body),
+        lc_files=lc_files_of(body),
         now=datetime.now(UTC),
         lc_server=config.lc_server,
         kb_server=config.kb_server,

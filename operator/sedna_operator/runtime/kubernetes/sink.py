@@ -71,6 +71,10 @@ class KubernetesReportSink:
         wire = ((body.get("status") or {}).get("reports") or {}).get(worker)
         return report_from_wire(worker, wire) if wire else None
 
+    async def patch_status(self, path: str, patch: dict[str, Any]) -> None:
+        """Merge-patch a status subresource (e.g. an IL/LL job's ``lcState``), spooled like reports."""
+        await self._submit(path, patch)
+
     # DatasetSink -------------------------------------------------------------------------
 
     async def samples_changed(

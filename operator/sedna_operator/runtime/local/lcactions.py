@@ -25,12 +25,10 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...lc import rounds
+from ...lc import jobfiles, rounds
 from ...lc.datasets import read_samples, url_to_host_path
 from .store import ResourceRow
 
@@ -57,48 +55,13 @@ def _write_round(runtime: LocalRuntime, row: ResourceRow, data: dict[str, Any]) 
     lines = _dataset_lines(runtime, row.namespace, str(data.get("dataset", "")))
     if lines is None:
         return
-    start, stop = int(data.get("from", 0)), int(data.get("to", 0))
-    prob = float(data.get("trainProb", 1.0))
-    round_no = int(data.get("round", 0))
     key = f"evalversions:{row.kind}/{row.namespace}/{row.name}"
     versions: dict[str, list[Any]] = json.loads(runtime.store.get_meta(key) or "{}")
-    versions[str(round_no)] = [start, stop, prob]
+    train, eval_lines, versions = jobfiles.round_samples(lines, versions, data)
     runtime.store.set_meta(key, json.dumps(versions))
-    train, _ = rounds.split_new_samples(lines[start:stop], prob)
-    kept: list[list[str]] = []
-    for r in sorted(versions, key=int):
-        if int(r) <= round_no:
-            a, b, p = versions[r]
-            kept = rounds.append_eval_version(kept, rounds.split_new_samples(lines[a:b], p)[1])
-    eval_lines = [line for version in kept for line in version]
     for target, samples in ((data.get("train"), train), (data.get("eval"), eval_lines)):
         if target and not Path(str(target)).exists():
-            rounds.atomic_write_bytes(str(target), ("\n".join(samples) + ("\n" if samples else "")).encode())
-
-
-def _requested_at(request: dict[str, Any]) -> datetime:
-    text = str(request.get("requestedAt") or "")
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.now(UTC)
-
-
-def _copy(source: Path, target: Path) -> None:
-    """Atomic copy of a model file; a model directory is copied as a tree."""
-    if source.is_dir():
-        shutil.copytree(source, target, dirs_exist_ok=True)
-    elif source.is_file():
-        rounds.atomic_copy(source, target)
-    else:
-        raise FileNotFoundError(f"{source} does not exist")
-
-
-def _hot_update(runtime: LocalRuntime, request: dict[str, Any]) -> None:
-    host = runtime.config.host_path
-    _copy(Path(host(str(request["source"]))), Path(host(str(request["target"]))))
-    model_path = str(request.get("modelPath") or request["target"])
-    rounds.write_hot_update_config(host(str(request["config"])), model_path, _requested_at(request))
+            rounds.atomic_write_bytes(str(target), jobfiles.samples_bytes(samples))
 
 
 def _deploy_marker(row: ResourceRow) -> str:
@@ -109,19 +72,13 @@ def carry_out_deploy(runtime: LocalRuntime, row: ResourceRow, request: dict[str,
     """Do the deploy ``request`` once; return ``{target: exists}`` for the reconciler."""
     kind = str(request.get("kind", ""))
     target = str(request.get("target") or "")
-    if kind not in ("hotUpdate", "copy") or not request.get("source") or not target:
+    if not jobfiles.valid_deploy(request):
         return {}
     marker = json.dumps([request.get("round"), request.get("requestedAt"), kind], sort_keys=True)
     if runtime.store.get_meta(_deploy_marker(row)) != marker:
         try:
-            if kind == "hotUpdate":
-                _hot_update(runtime, request)
-            else:
-                _copy(
-                    Path(runtime.config.host_path(str(request["source"]))),
-                    Path(runtime.config.host_path(target)),
-                )
-        except (OSError, KeyError) as exc:
+            jobfiles.carry_out(request, runtime.config.host_path, runtime.config.host_path)
+        except (OSError, KeyError, ValueError) as exc:
             message = f"{kind} of {request.get('source')} to {target} failed: {exc}"
             if runtime.errors.get(_deploy_marker(row)) != message:
                 runtime.store.add_event(

@@ -1,0 +1,250 @@
+"""The LC's file work for incremental / lifelong learning jobs on a cluster.
+
+Every pass, the LC of a node lists the IncrementalLearningJobs and LifelongLearningJobs whose
+Dataset's ``spec.nodeName`` is its node and, for each, acts on ``status.controllerState``
+(:mod:`sedna_operator.lc.jobfiles`):
+
+* ``roundData``: writes the round's train and eval files from the dataset's sample lines;
+* ``deploy``: carries out the copy (LL's KB index) or the hot update (IL) once;
+
+then merge-patches ``status.lcState`` on the status subresource (through the sink's spool)::
+
+    lcState:
+      files: {<round data path>: true}             # written for this job
+      deploys: {<deploy id>: "done" | "failed: <why>"}
+      evalVersions: {<round>: [from, to, trainProb]}  # Sedna's eval versions, newest five
+
+Only what the current ``controllerState`` names is kept (older keys are set to null), so the
+object stays small. The operator reads ``lcState`` back (``observe``) and the reconcilers wait
+until the files they need are recorded. A path already recorded is not written again; a
+failed deploy is tried again on every pass, with one Warning event per distinct failure.
+
+Host paths: a path under one of the LC's writable host directories (the chart mounts them at
+their own path) is used as is; any other is read (and written, if the mount allows) under the
+rootfs mount.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...controllers.plan import EventPlan
+from ...lc import jobfiles, rounds
+from ...lc.datasets import read_samples, url_to_host_path
+from .apply import object_ref, post_event
+from .client import ApiError, KubeClient
+from .observe import resource_path
+from .sink import KubernetesReportSink
+
+__all__ = ["LEARNING_KINDS", "HostPaths", "JobWork", "plan_job", "sync_learning_jobs"]
+
+log = logging.getLogger("sedna.lc")
+
+LEARNING_KINDS = {
+    "IncrementalLearningJob": "incrementallearningjobs",
+    "LifelongLearningJob": "lifelonglearningjobs",
+}
+_REMOTE = ("s3://", "http://", "https://", "obs://")
+
+
+@dataclass(frozen=True)
+class HostPaths:
+    """Where this process reads and writes a host path."""
+
+    rootfs: str = ""
+    writable: tuple[str, ...] = ()
+
+    def _under_writable(self, path: str) -> bool:
+        norm = os.path.normpath(path)
+        return any(norm == w.rstrip("/") or norm.startswith(w.rstrip("/") + "/") for w in self.writable if w)
+
+    def read(self, path: str) -> str:
+        if self._under_writable(path) or not self.rootfs:
+            return path
+        return os.path.join(self.rootfs, path.lstrip("/"))
+
+    def write(self, path: str) -> str:
+        return self.read(path)
+
+
+@dataclass
+class JobWork:
+    """The outcome of one pass over one job: the ``lcState`` merge patch (None: nothing new) and events."""
+
+    patch: dict[str, Any] | None = None
+    events: list[EventPlan] = field(default_factory=list)
+
+
+def _dataset_lines(dataset: Mapping[str, Any], paths: HostPaths) -> list[str]:
+    spec = dataset.get("spec") or {}
+    url = str(spec.get("url", ""))
+    local = url_to_host_path(url)
+    if local is None:
+        raise ValueError(f"dataset URL {url} is not a host path")
+    path = paths.read(local)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"dataset index {url} not found on this node")
+    return read_samples(path, str(spec.get("format", "txt")))
+
+
+def _write_round(
+    data: Mapping[str, Any],
+    needed: list[str],
+    dataset: Mapping[str, Any],
+    versions: Mapping[str, Any],
+    paths: HostPaths,
+) -> dict[str, list[Any]]:
+    """Write the ``needed`` files of round ``data``; return the eval versions to keep."""
+    for target in needed:
+        if target.startswith(_REMOTE):
+            raise ValueError(f"{target}: remote outputDirs are not written by the LC")
+    lines = _dataset_lines(dataset, paths)
+    to = int(data.get("to", 0))
+    if len(lines) < to:
+        raise ValueError(f"dataset has {len(lines)} samples, round {data.get('round')} needs {to}")
+    clean = {k: v for k, v in versions.items() if isinstance(v, list) and len(v) == 3}
+    train, eval_lines, updated = jobfiles.round_samples(lines, clean, data)
+    content = {str(data.get("train") or ""): train, str(data.get("eval") or ""): eval_lines}
+    for target in needed:
+        rounds.atomic_write_bytes(paths.write(target), jobfiles.samples_bytes(content[target]))
+    return jobfiles.used_versions(lines, updated)
+
+
+def plan_job(
+    job: Mapping[str, Any], dataset: Mapping[str, Any] | None, paths: HostPaths, errors: dict[str, str]
+) -> JobWork:
+    """Do the file work ``job``'s controllerState asks for (blocking I/O); ``errors`` dedupes warnings."""
+    status = job.get("status") or {}
+    state = status.get("controllerState") or {}
+    lc = status.get("lcState") or {}
+    recorded_files: dict[str, Any] = dict(lc.get("files") or {})
+    recorded_deploys: dict[str, Any] = dict(lc.get("deploys") or {})
+    versions: dict[str, Any] = dict(lc.get("evalVersions") or {})
+    work = JobWork()
+    files: dict[str, Any] = {}
+    deploys: dict[str, Any] = {}
+    new_versions: dict[str, Any] = dict(versions)
+
+    def warn(key: str, reason: str, message: str) -> None:
+        if errors.get(key) != message:
+            errors[key] = message
+            work.events.append(EventPlan(type="Warning", reason=reason, message=message))
+            log.warning("%s/%s: %s", job["metadata"]["namespace"], job["metadata"]["name"], message)
+
+    data = state.get("roundData")
+    wanted, deploy = jobfiles.waited_paths(state)
+    if isinstance(data, Mapping) and wanted:
+        needed = [p for p in wanted if recorded_files.get(p) is not True]
+        if needed:
+            try:
+                if dataset is None:
+                    raise ValueError(f"dataset {data.get('dataset')} not found")
+                new_versions = _write_round(data, needed, dataset, versions, paths)
+            except (OSError, ValueError, rounds.RoundConflictError) as exc:
+                warn("round", "RoundDataFailed", f"round {data.get('round')} data not written: {exc}")
+            else:
+                errors.pop("round", None)
+                files.update({p: True for p in needed})
+                work.events.append(
+                    EventPlan(
+                        type="Normal",
+                        reason="RoundDataWritten",
+                        message=f"round {data.get('round')}: {', '.join(needed)}",
+                    )
+                )
+    request = state.get("deploy")
+    if deploy is not None and isinstance(request, Mapping):
+        target, rid = deploy
+        if recorded_deploys.get(rid) != "done":
+            kind = request.get("kind")
+            try:
+                jobfiles.carry_out(request, paths.read, paths.write)
+            except (OSError, KeyError, ValueError) as exc:
+                message = f"{kind} of {request.get('source')} to {target} failed: {exc}"
+                if recorded_deploys.get(rid) != f"failed: {exc}":
+                    deploys[rid] = f"failed: {exc}"
+                warn("deploy", "DeployCopyFailed", message)
+            else:
+                errors.pop("deploy", None)
+                deploys[rid] = "done"
+                work.events.append(
+                    EventPlan(
+                        type="Normal",
+                        reason="DeployCopied",
+                        message=f"{kind}: {request.get('source')} -> {target}",
+                    )
+                )
+    # Keep only what the current controllerState names.
+    for path in recorded_files:
+        if path not in wanted:
+            files[path] = None
+    for rid in recorded_deploys:
+        if deploy is None or rid != deploy[1]:
+            deploys[rid] = None
+    patch: dict[str, Any] = {}
+    if files:
+        patch["files"] = files
+    if deploys:
+        patch["deploys"] = deploys
+    if new_versions != versions:
+        patch["evalVersions"] = {**{k: None for k in versions if k not in new_versions}, **new_versions}
+    work.patch = patch or None
+    return work
+
+
+def _on_node(
+    job: Mapping[str, Any], datasets: Mapping[tuple[str, str], Mapping[str, Any]], node: str
+) -> bool:
+    name = ((job.get("spec") or {}).get("dataset") or {}).get("name")
+    ds = datasets.get((job["metadata"]["namespace"], str(name)))
+    return ds is not None and (ds.get("spec") or {}).get("nodeName") == node
+
+
+async def sync_learning_jobs(
+    client: KubeClient,
+    sink: KubernetesReportSink,
+    node: str,
+    datasets: list[dict[str, Any]],
+    paths: HostPaths,
+    errors: dict[tuple[str, str, str], dict[str, str]],
+) -> int:
+    """One pass over the IL/LL jobs of ``node``'s datasets; returns how many lcState patches were sent."""
+    by_key = {(d["metadata"]["namespace"], d["metadata"]["name"]): d for d in datasets}
+    sent = 0
+    seen: set[tuple[str, str, str]] = set()
+    for kind, plural in LEARNING_KINDS.items():
+        try:
+            body = await client.request("GET", f"/apis/sedna.io/v1alpha1/{plural}")
+        except ApiError as exc:
+            log.warning("listing %s failed: %s", plural, exc)
+            continue
+        for job in body.get("items") or []:
+            meta = job["metadata"]
+            if meta.get("deletionTimestamp") or not _on_node(job, by_key, node):
+                continue
+            if (job.get("status") or {}).get("completionTime"):
+                continue
+            key = (kind, meta["namespace"], meta["name"])
+            seen.add(key)
+            job.setdefault("kind", kind)
+            ds = by_key.get(
+                (meta["namespace"], str(((job.get("spec") or {}).get("dataset") or {}).get("name")))
+            )
+            work = await asyncio.to_thread(plan_job, job, ds, paths, errors.setdefault(key, {}))
+            if work.patch is not None:
+                path = resource_path(kind, meta["namespace"], meta["name"], "status")
+                try:
+                    await sink.patch_status(path, {"status": {"lcState": work.patch}})
+                    sent += 1
+                except ApiError as exc:
+                    log.warning("lcState of %s/%s/%s not recorded: %s", *key, exc)
+            for event in work.events:
+                await post_event(client, object_ref(job), event)
+    for key in set(errors) - seen:
+        errors.pop(key, None)
+    return sent
