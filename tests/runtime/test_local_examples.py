@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,31 +12,9 @@ import pytest
 
 from sedna_operator.runtime.local.store import Store
 
-REPO = Path(__file__).resolve().parents[2]
-SEDNA = (
-    [sys.executable, "-m", "sedna_operator.cli"]
-    if not (Path(sys.executable).parent / "sedna").exists()
-    else [str(Path(sys.executable).parent / "sedna")]
-)
+from .examples_support import SEDNA, copy_example, run_example
+
 pytestmark = pytest.mark.slow
-
-
-def _copy_example(name: str, tmp_path: Path) -> Path:
-    target = tmp_path / name
-    shutil.copytree(REPO / "examples" / name, target, ignore=shutil.ignore_patterns("*.pkl", "output"))
-    return target
-
-
-def _run(example: Path, state: Path, timeout: float = 120) -> tuple[subprocess.CompletedProcess[str], float]:
-    started = time.monotonic()
-    done = subprocess.run(
-        [*SEDNA, "run", "-f", str(example), "--state-dir", str(state), "-q", "--timeout", str(timeout)],
-        capture_output=True,
-        text=True,
-        timeout=timeout + 30,
-        check=False,
-    )
-    return done, time.monotonic() - started
 
 
 def _fl_status(state: Path) -> dict:
@@ -48,8 +24,8 @@ def _fl_status(state: Path) -> dict:
 
 
 def test_federated_learning_example(tmp_path: Path) -> None:
-    example = _copy_example("federated_learning", tmp_path)
-    done, wall = _run(example, tmp_path / "state")
+    example = copy_example("federated_learning", tmp_path)
+    done, wall = run_example(example, tmp_path / "state")
     print(f"federated_learning wall time: {wall:.1f}s")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "sedna run: finished" in done.stdout
@@ -73,7 +49,7 @@ def test_federated_learning_example(tmp_path: Path) -> None:
 
 
 def test_sigkill_and_resume(tmp_path: Path) -> None:
-    example = _copy_example("federated_learning", tmp_path)
+    example = copy_example("federated_learning", tmp_path)
     manifest = example / "federated-learning.yaml"
     manifest.write_text(manifest.read_text().replace('value: "5"', 'value: "400"'))  # slower rounds
     state = tmp_path / "state"
@@ -99,7 +75,7 @@ def test_sigkill_and_resume(tmp_path: Path) -> None:
             proc.kill()
     assert _fl_status(state).get("phase") != "Succeeded"
     pids = {w.name: w.pid for w in Store(state).workers()}
-    done, wall = _run(example, state)
+    done, wall = run_example(example, state)
     print(f"resumed run wall time: {wall:.1f}s")
     assert done.returncode == 0, done.stdout + done.stderr
     status = _fl_status(state)

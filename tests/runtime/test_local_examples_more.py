@@ -8,10 +8,6 @@ times are printed (``pytest -s``) and quoted in docs/local-runtime.md.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,39 +16,17 @@ import pytest
 from sedna_operator.runtime.local.session import state_host_path
 from sedna_operator.runtime.local.store import Store, WorkerRow
 
-REPO = Path(__file__).resolve().parents[2]
-SEDNA = (
-    [sys.executable, "-m", "sedna_operator.cli"]
-    if not (Path(sys.executable).parent / "sedna").exists()
-    else [str(Path(sys.executable).parent / "sedna")]
-)
+from .examples_support import copy_example, run_example, worker_logs
+
 pytestmark = pytest.mark.slow
-
-
-def _copy_example(name: str, tmp_path: Path) -> Path:
-    target = tmp_path / name
-    shutil.copytree(REPO / "examples" / name, target, ignore=shutil.ignore_patterns("output", "__pycache__"))
-    return target
 
 
 def _run(example: Path, state: Path, timeout: float = 150) -> float:
     """`sedna run` the example to its end; returns the wall time."""
-    started = time.monotonic()
-    done = subprocess.run(
-        [*SEDNA, "run", "-f", str(example), "--state-dir", str(state), "-q", "--timeout", str(timeout)],
-        capture_output=True,
-        text=True,
-        timeout=timeout + 30,
-        check=False,
-    )
-    wall = time.monotonic() - started
+    done, wall = run_example(example, state, timeout)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "sedna run: finished" in done.stdout, done.stdout + _logs(state)
+    assert "sedna run: finished" in done.stdout, done.stdout + worker_logs(state)
     return wall
-
-
-def _logs(state: Path) -> str:
-    return "".join(f"\n--- {p.name}\n{p.read_text()[-2000:]}" for p in sorted((state / "logs").glob("*.log")))
 
 
 def _resource(state: Path, kind: str, name: str) -> dict[str, Any]:
@@ -70,7 +44,7 @@ def _stages(status: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def test_joint_inference_example(tmp_path: Path) -> None:
-    example = _copy_example("joint_inference", tmp_path)
+    example = copy_example("joint_inference", tmp_path)
     state = tmp_path / "state"
     wall = _run(example, state)
     print(f"joint_inference wall time: {wall:.1f}s")
@@ -93,7 +67,7 @@ def test_joint_inference_example(tmp_path: Path) -> None:
 
 
 def test_incremental_learning_example(tmp_path: Path) -> None:
-    example = _copy_example("incremental_learning", tmp_path)
+    example = copy_example("incremental_learning", tmp_path)
     state = tmp_path / "state"
     wall = _run(example, state)
     print(f"incremental_learning wall time: {wall:.1f}s")
@@ -122,7 +96,7 @@ def test_incremental_learning_example(tmp_path: Path) -> None:
 
 
 def test_lifelong_learning_example(tmp_path: Path) -> None:
-    example = _copy_example("lifelong_learning", tmp_path)
+    example = copy_example("lifelong_learning", tmp_path)
     state = tmp_path / "state"
     wall = _run(example, state)
     print(f"lifelong_learning wall time: {wall:.1f}s")
