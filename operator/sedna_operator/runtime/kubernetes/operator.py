@@ -111,8 +111,22 @@ class OperatorThread:
         except BaseException as exc:  # surfaced to the test through .error
             self.error = exc
         finally:
-            with contextlib.suppress(Exception):
-                self.loop.close()
+            self._drain_and_close(self.loop)
+
+    @staticmethod
+    def _drain_and_close(loop: asyncio.AbstractEventLoop) -> None:
+        """Cancel what kopf left running and let it unwind before closing the loop, so no
+        task dies with "no running event loop" when it is garbage-collected later."""
+        with contextlib.suppress(Exception):
+            if not loop.is_running():
+                pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+                for task in pending:
+                    task.cancel()
+                if pending:
+                    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+                loop.run_until_complete(loop.shutdown_asyncgens())
+        with contextlib.suppress(Exception):
+            loop.close()
 
     def start(self, timeout: float = 60.0) -> OperatorThread:
         self._thread.start()
