@@ -90,16 +90,6 @@ def _patch_status(kube: ControlPlane, ns: str, resource: str, name: str, status:
     kube.kubectl("patch", "-n", ns, resource, name, "--subresource=status", "--type=merge", "-p", json.dumps({"status": status}))
 
 
-def _table(kube: ControlPlane, *args: str) -> list[dict[str, str]]:
-    """kubectl's table as dicts, cut at the header's column offsets (cells may be empty)."""
-    lines = kube.kubectl("get", *args).stdout.rstrip().splitlines()
-    header = lines[0]
-    starts = [i for i, ch in enumerate(header) if ch != " " and (i == 0 or header[i - 1] == " ")]
-    bounds = list(zip(starts, [*starts[1:], None], strict=True))
-    names = [header[a:b].strip() for a, b in bounds]
-    return [{n: line[a:b].strip() for n, (a, b) in zip(names, bounds, strict=True)} for line in lines[1:]]
-
-
 def test_printer_columns_show_status(kube: ControlPlane, conformance_dir: Path) -> None:
     ns = _ns(kube, "columns")
     for name in ("incrementallearningjob_v1alpha1.yaml", "federatedlearningjob_v1alpha1.yaml", "jointinferenceservice_v1alpha1.yaml",
@@ -127,17 +117,17 @@ def test_printer_columns_show_status(kube: ControlPlane, conformance_dir: Path) 
     })  # fmt: skip
     _patch_status(kube, ns, "datasets", "dataset-demo0", {"numberOfSamples": 42, "updateTime": now})
 
-    (il,) = _table(kube, "il", "-n", ns)
+    (il,) = kube.table("il", "-n", ns)
     assert (il["STAGE"], il["STATE"], il["ROUND"]) == ("Eval", "Running", "2")
-    (fl,) = _table(kube, "fl", "-n", ns)
+    (fl,) = kube.table("fl", "-n", ns)
     assert (fl["PHASE"], fl["ACTIVE"], fl["SUCCEEDED"], fl["FAILED"], fl["ROUND"]) == ("Running", "3", "0", "0", "4")
-    (ji,) = _table(kube, "ji", "-n", ns)
+    (ji,) = kube.table("ji", "-n", ns)
     assert (ji["STATE"], ji["ACTIVE"], ji["EDGE-INFERENCES"], ji["CLOUD-RATIO"]) == ("Running", "2", "120", "0.25")
-    (ll,) = _table(kube, "ll", "-n", ns)
+    (ll,) = kube.table("ll", "-n", ns)
     assert (ll["STAGE"], ll["STATE"], ll["MODELS"]) == ("Deploy", "Completed", "3")
-    (ds,) = _table(kube, "datasets", "-n", ns)
+    (ds,) = kube.table("datasets", "-n", ns)
     assert (ds["SAMPLES"], ds["NODE"]) == ("42", "edge0")
-    (model,) = _table(kube, "models", "-n", ns)
+    (model,) = kube.table("models", "-n", ns)
     assert model["URL"] == "/model/frozen.pb"
 
     # Status written by the control plane survives: the server kept the extension fields.

@@ -196,12 +196,8 @@ def test_chart_identity_is_not_admin(kube: ControlPlane, chart_identities: dict[
 
 
 def table(kube: ControlPlane, *args: str) -> list[dict[str, str]]:
-    """``kubectl get`` printer columns as dicts (cut at the header's column positions; blanks kept)."""
-    lines = [line for line in kube.kubectl("get", *args).stdout.splitlines() if line.strip()]
-    header = lines[0]
-    starts = [i for i, ch in enumerate(header) if ch != " " and (i == 0 or header[i - 1] == " ")]
-    bounds = list(zip(starts, [*starts[1:], None], strict=True))
-    return [{header[a:b].strip(): line[a:b].strip() for a, b in bounds} for line in lines[1:]]
+    """``kubectl get`` printer columns as dicts (see ControlPlane.table)."""
+    return kube.table(*args)
 
 
 def kubelet_finish_deletions(kube: ControlPlane, namespace: str) -> None:
@@ -219,3 +215,16 @@ def kubelet_finish_deletions(kube: ControlPlane, namespace: str) -> None:
                 "--force",
                 check=False,
             )
+
+
+def finish_fl(kube: ControlPlane, namespace: str, name: str, workers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Play the kubelet: every FL worker exits 0; return the job once its phase is Succeeded."""
+    for pod in workers:
+        set_pod_phase(kube, namespace, pod["metadata"]["name"], "Succeeded", exit_code=0)
+    return wait_for(
+        lambda: (
+            (j := kube.kubectl_json("get", "fl", name, "-n", namespace)).get("status", {}).get("phase") == "Succeeded"
+            and j
+        ),
+        "phase Succeeded",
+    )

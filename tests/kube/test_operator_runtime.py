@@ -21,6 +21,7 @@ from tests.kube.test_operator_fixtures import (  # noqa: F401  (fixtures)
     chart_identities,
     dataset,
     events,
+    finish_fl,
     model,
     namespace,
     operator_config,
@@ -62,16 +63,7 @@ def test_killed_operator_resumes_without_repeating_a_stage(
         assert sorted(p["metadata"]["name"] for p in pods(kube, namespace)) == names, (
             "no worker created twice"
         )
-        for pod in found:
-            set_pod_phase(kube, namespace, pod["metadata"]["name"], "Succeeded", exit_code=0)
-        job = wait_for(
-            lambda: (
-                (j := kube.kubectl_json("get", "fl", FL, "-n", namespace)).get("status", {}).get("phase")
-                == "Succeeded"
-                and j
-            ),
-            "phase Succeeded",
-        )
+        job = finish_fl(kube, namespace, FL, found)
     finally:
         second.stop()
     assert second.error is None and second.engine.errors == 0

@@ -26,6 +26,7 @@ from tests.kube.test_operator_fixtures import (  # noqa: F401  (fixtures)
     dataset,
     env_of,
     events,
+    finish_fl,
     kubelet_finish_deletions,
     model,
     namespace,
@@ -238,16 +239,7 @@ def test_fl_sample_runs_to_completion(kube: ControlPlane, operator: OperatorThre
         ),
         "Running",
     )
-    for pod in found:
-        set_pod_phase(kube, namespace, pod["metadata"]["name"], "Succeeded", exit_code=0)
-    job = wait_for(
-        lambda: (
-            (j := kube.kubectl_json("get", "fl", FL, "-n", namespace)).get("status", {}).get("phase")
-            == "Succeeded"
-            and j
-        ),
-        "phase Succeeded",
-    )
+    job = finish_fl(kube, namespace, FL, found)
     assert job["status"]["conditions"][-1]["type"] == "Complete"
     assert job["status"]["succeeded"] >= 1 and job["status"]["completionTime"]
     row = table(kube, "fl", FL, "-n", namespace)[0]

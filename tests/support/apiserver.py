@@ -119,6 +119,15 @@ class ControlPlane:
     def kubectl_json(self, *args: str) -> Any:
         return json.loads(self.kubectl(*args, "-o", "json").stdout)
 
+    def table(self, *args: str) -> list[dict[str, str]]:
+        """``kubectl get ARGS`` printer columns as dicts, cut at the header's column offsets
+        (a cell may be empty, so splitting on whitespace would shift the columns)."""
+        lines = [line for line in self.kubectl("get", *args).stdout.splitlines() if line.strip()]
+        header = lines[0]
+        starts = [i for i, ch in enumerate(header) if ch != " " and (i == 0 or header[i - 1] == " ")]
+        bounds = list(zip(starts, [*starts[1:], None], strict=True))
+        return [{header[a:b].strip(): line[a:b].strip() for a, b in bounds} for line in lines[1:]]
+
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([find_tool("helm"), *args], capture_output=True, text=True, env=self.env(), timeout=300)
         if check and proc.returncode != 0:
