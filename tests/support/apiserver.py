@@ -223,10 +223,6 @@ def start_control_plane(workdir: Path | None = None, controller_manager: bool = 
             "--v", "1",
         ])  # fmt: skip
 
-        def ready() -> bool:
-            cp.request("GET", "/readyz")
-            return True
-
         def readyz() -> bool:
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
