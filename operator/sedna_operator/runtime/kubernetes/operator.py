@@ -90,6 +90,7 @@ class OperatorThread:
         self.engines: list[Engine] = []
         self.error: BaseException | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._killed = False
         self._thread = threading.Thread(target=self._main, name="sedna-operator", daemon=True)
 
     @property
@@ -111,7 +112,12 @@ class OperatorThread:
         except BaseException as exc:  # surfaced to the test through .error
             self.error = exc
         finally:
-            self._drain_and_close(self.loop)
+            if self._killed:
+                # A killed operator must not run another step, not even cleanup: it "died".
+                with contextlib.suppress(Exception):
+                    self.loop.close()
+            else:
+                self._drain_and_close(self.loop)
 
     @staticmethod
     def _drain_and_close(loop: asyncio.AbstractEventLoop) -> None:
@@ -140,6 +146,7 @@ class OperatorThread:
 
     def kill(self) -> None:
         """Stop the loop abruptly, without kopf's graceful shutdown."""
+        self._killed = True
         if self.loop is not None:
             self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
