@@ -75,6 +75,10 @@ async def run_operator(
         await engine.close()
 
 
+# Loops of operators stopped with OperatorThread.kill(), kept alive until the process exits.
+_ABANDONED: list[tuple[asyncio.AbstractEventLoop, set[asyncio.Task[Any]]]] = []
+
+
 class OperatorThread:
     """The operator in a thread with its own event loop; ``stop()`` ends it as SIGTERM would.
 
@@ -114,8 +118,9 @@ class OperatorThread:
         finally:
             if self._killed:
                 # A killed operator must not run another step, not even cleanup: it "died".
-                with contextlib.suppress(Exception):
-                    self.loop.close()
+                # Its loop and tasks are kept referenced, as a dead process's memory is never
+                # reclaimed step by step; collecting them would run their cleanup halfway.
+                _ABANDONED.append((self.loop, asyncio.all_tasks(self.loop)))
             else:
                 self._drain_and_close(self.loop)
 
