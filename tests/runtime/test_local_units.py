@@ -264,3 +264,26 @@ def test_runner_adopts_a_live_process(tmp_path: Path) -> None:
 
 def test_expand_matches_kubernetes() -> None:
     assert expand("$(A)/$(B)/$$(A)", {"A": "x"}) == "x/$(B)/$(A)"
+
+
+def _open_store(state_dir: str) -> None:
+    from sedna_operator.runtime.local.store import Store as _Store
+
+    _Store(Path(state_dir)).workers()
+
+
+def test_processes_opening_a_new_state_dir_at_once(tmp_path: Path) -> None:
+    """`sedna run` and `sedna get` may create the same new state dir together: SQLite's
+    check-then-create of the tables is not atomic, and the loser must not crash."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    failures = 0
+    for i in range(10):
+        procs = [ctx.Process(target=_open_store, args=(str(tmp_path / f"s{i}"),)) for _ in range(4)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(30)
+        failures += sum(p.exitcode != 0 for p in procs)
+    assert failures == 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Boolean, Float, Integer, String, Text, UniqueConstraint, create_engine, event, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from .merge import merge_patch
@@ -172,6 +174,21 @@ def _wal(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _create_schema(engine: Engine, attempts: int = 5) -> None:
+    """Create the tables. `sedna run` and `sedna get` in another terminal may both open a new
+    state dir at once; SQLite's check-then-create is not atomic across processes, so the loser
+    sees "already exists" (or a lock) and simply tries again, finding the tables there."""
+    for attempt in range(attempts):
+        try:
+            _Base.metadata.create_all(engine)
+            return
+        except OperationalError as exc:
+            transient = "already exists" in str(exc) or "locked" in str(exc)
+            if not transient or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+
+
 class Store:
     """Typed access to the state directory's database. Methods open one short transaction each."""
 
@@ -181,7 +198,7 @@ class Store:
         self.db_path = self.state_dir / DB_FILE
         self.engine: Engine = create_engine(f"sqlite:///{self.db_path}", future=True)
         event.listen(self.engine, "connect", _wal)
-        _Base.metadata.create_all(self.engine)
+        _create_schema(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
