@@ -59,6 +59,15 @@ def _acc_dtype(dtype: np.dtype[Any]) -> np.dtype[Any]:
     return np.dtype(np.float64)
 
 
+def _layer_buffers(
+    layers: Sequence[np.ndarray], dtype: np.dtype[Any] | None
+) -> tuple[np.dtype[Any], tuple[int, ...], list[np.ndarray], np.ndarray]:
+    """Result dtype, layer shape, the clients' layers as flat views and the flat output buffer."""
+    dtype = np.dtype(dtype) if dtype is not None else out_dtype(layers)
+    flat = [np.ascontiguousarray(layer).reshape(-1) for layer in layers]
+    return dtype, layers[0].shape, flat, np.empty(flat[0].size, dtype=dtype)
+
+
 def weighted_sum_layer(
     layers: Sequence[np.ndarray], coeffs: np.ndarray, dtype: np.dtype[Any] | None = None
 ) -> np.ndarray:
@@ -67,11 +76,8 @@ def weighted_sum_layer(
 
     The result has ``dtype`` (default :func:`out_dtype`); integer results are rounded.
     """
-    dtype = np.dtype(dtype) if dtype is not None else out_dtype(layers)
-    shape = layers[0].shape
-    flat = [np.ascontiguousarray(layer).reshape(-1) for layer in layers]
-    size = flat[0].size
-    out = np.empty(size, dtype=dtype)
+    dtype, shape, flat, out = _layer_buffers(layers, dtype)
+    size = out.size
     if size == 0:
         return out.reshape(shape)
     acc_dtype = _acc_dtype(dtype)
@@ -98,11 +104,8 @@ def stacked_reduce_layer(layers: Sequence[np.ndarray], reducer: Any, dtype: np.d
     """Apply ``reducer(block, out)`` to the (clients, block) stack of one layer, block by
     block; ``block`` is a float64 buffer the reducer may modify (e.g. sort in place) and
     ``out`` a float64 row to fill. Used for coordinate-wise median and trimmed mean."""
-    dtype = np.dtype(dtype) if dtype is not None else out_dtype(layers)
-    shape = layers[0].shape
-    flat = [np.ascontiguousarray(layer).reshape(-1) for layer in layers]
-    size = flat[0].size
-    out = np.empty(size, dtype=dtype)
+    dtype, shape, flat, out = _layer_buffers(layers, dtype)
+    size = out.size
     if size == 0:
         return out.reshape(shape)
     block = max(1, BLOCK // max(1, len(flat)))  # keep the stack cache-sized
