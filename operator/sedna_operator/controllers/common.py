@@ -6,7 +6,7 @@ import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from ..api import Resource
 from .mounts import MountSet
@@ -37,12 +37,11 @@ R = TypeVar("R", bound=Resource[Any, Any])
 
 
 def typed(resource: Resource[Any, Any], cls: type[R]) -> R:
-    """``resource`` as its kind's class. Observation keeps a generic ``Resource`` (pydantic
-    re-validates the field), whose spec and status are still the kind's own models."""
-    kind = cls.model_fields["kind"].default
-    if resource.kind != kind:
-        raise TypeError(f"expected a {kind}, got {resource.kind}")
-    return cast(R, resource)
+    """``resource`` narrowed to its kind's class (Observation keeps the caller's object), or a
+    TypeError naming both kinds when a runtime hands a reconciler the wrong resource."""
+    if not isinstance(resource, cls):
+        raise TypeError(f"expected a {cls.__name__}, got {type(resource).__name__} {resource.kind}")
+    return resource
 
 # Conditions are appended on every state change; IL/LL cycle forever, so keep the newest ones.
 MAX_CONDITIONS = 100
