@@ -4,25 +4,36 @@
 # Build from the repository root:
 #   docker build -f images/storage-initializer.Dockerfile -t sedna-py/storage-initializer:0.1.0 .
 
-FROM python:3.11-slim AS build
+ARG BASE_IMAGE=python:3.11-slim
+
+FROM ${BASE_IMAGE} AS build
+
+# Builds without a reachable package index (air-gapped, or a proxy with its own CA) point pip
+# at a wheelhouse instead, e.g. --network host --build-arg PIP_FIND_LINKS=http://127.0.0.1:8000/
+# --build-arg PIP_NO_INDEX=1 (see images/README.md). Unset, pip uses PyPI as usual.
+ARG PIP_FIND_LINKS
+ARG PIP_NO_INDEX
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-RUN python -m venv /opt/venv
+RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md images/requirements.py ./
+# Dependencies in a layer of their own (a source change does not reinstall them): the SDK's
+# core ones (httpx for http/https) plus boto3 for s3.
+RUN python3 requirements.py > requirements.txt \
+ && pip install --no-cache-dir -r requirements.txt "boto3>=1.34,<2"
 COPY crds/ crds/
 COPY operator/ operator/
 COPY workers/ workers/
 COPY market/ market/
-# The SDK's core dependencies (httpx for http/https) plus boto3 for s3.
-RUN pip install --no-cache-dir "./" "boto3>=1.34,<2"
+RUN pip install --no-cache-dir --no-deps "./"
 
 
-FROM python:3.11-slim
+FROM ${BASE_IMAGE}
 
 LABEL org.opencontainers.image.title="sedna-storage-initializer" \
       org.opencontainers.image.description="Downloads remote models and datasets for Sedna workers" \

@@ -4,24 +4,35 @@
 # their scripts under /home/work. Build from the repository root:
 #   docker build -f images/worker.Dockerfile -t sedna-py/worker:0.1.0 .
 
-FROM python:3.11-slim AS build
+ARG BASE_IMAGE=python:3.11-slim
+
+FROM ${BASE_IMAGE} AS build
+
+# Builds without a reachable package index (air-gapped, or a proxy with its own CA) point pip
+# at a wheelhouse instead, e.g. --network host --build-arg PIP_FIND_LINKS=http://127.0.0.1:8000/
+# --build-arg PIP_NO_INDEX=1 (see images/README.md). Unset, pip uses PyPI as usual.
+ARG PIP_FIND_LINKS
+ARG PIP_NO_INDEX
 
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-RUN python -m venv /opt/venv
+RUN python3 -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md images/requirements.py ./
+# Dependencies in a layer of their own: a source change does not reinstall them.
+RUN python3 requirements.py worker > requirements.txt \
+ && pip install --no-cache-dir -r requirements.txt "boto3>=1.34,<2"
 COPY crds/ crds/
 COPY operator/ operator/
 COPY workers/ workers/
 COPY market/ market/
-RUN pip install --no-cache-dir "./[worker]" "boto3>=1.34,<2"
+RUN pip install --no-cache-dir --no-deps "./[worker]"
 
 
-FROM python:3.11-slim
+FROM ${BASE_IMAGE}
 
 LABEL org.opencontainers.image.title="sedna-worker" \
       org.opencontainers.image.description="Sedna worker SDK base image" \

@@ -1,10 +1,31 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh machine, reusing caches on a warm one:
-#   .venv with the project and every extra (torch included), helm + kubectl, and the
-#   kube-apiserver / etcd / kube-controller-manager binaries built from the Go modules.
-# Set SEDNA_SKIP_TORCH=1 to leave torch out (its tests then fail, never skip).
+#   - Debian packages of the real-node tier (Docker engine, containerd, runc, CNI plugins,
+#     debootstrap, iptables, conntrack) when missing;
+#   - .venv with the project and every extra (torch included);
+#   - helm + kubectl;
+#   - kube-apiserver, etcd, kube-controller-manager, kubelet, kube-scheduler, kube-proxy and
+#     CoreDNS built from their Go modules (cached under ~/.cache/sedna).
+# Set SEDNA_SKIP_TORCH=1 to leave torch out (its tests then fail, never skip), and
+# SEDNA_SKIP_NODE=1 to leave out the real-node tier's packages and binaries (tests/node then
+# fails with the reason: run `pytest -m "not node"` without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [[ "${SEDNA_SKIP_NODE:-0}" != "1" ]]; then
+  packages=(docker.io containerd runc containernetworking-plugins debootstrap iptables conntrack iproute2 openssl)
+  missing=()
+  for pkg in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    echo "installing Debian packages for the real-node tier: ${missing[*]}"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
 
 PYTHON="${PYTHON:-python3}"
 if [[ ! -x .venv/bin/python ]]; then
@@ -16,4 +37,8 @@ extras="operator,worker,market,dev"
 .venv/bin/python -m pip install -q -e ".[${extras}]"
 
 bash scripts/install-kube-tools.sh
-bash scripts/build-test-apiserver.sh
+if [[ "${SEDNA_SKIP_NODE:-0}" == "1" ]]; then
+  bash scripts/build-test-apiserver.sh
+else
+  bash scripts/build-test-apiserver.sh --node
+fi

@@ -30,3 +30,13 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
         yield cp
     finally:
         cp.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the real-node tier and run it after every other tier (it is the slowest, and a
+    failure elsewhere should show first)."""
+    node_dir = REPO / "tests" / "node"
+    for item in items:
+        if node_dir in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.node)
+    items.sort(key=lambda item: item.get_closest_marker("node") is not None)

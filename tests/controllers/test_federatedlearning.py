@@ -106,7 +106,10 @@ TABLE = [
     (["fail:1", "wait:10"], None, 1, 0, False, None),  # recreated after the backoff
     (["fail:1", "wait:10", "observe", "fail:2"], None, 0, 1, False, 20.0),  # second restart: 20 s
     (["succeed:1"], None, 0, 0, False, None),  # a trainer finishing is not recreated
-    (["succeed:0"], "Succeeded", 0, 2, True, None),  # aggregator done: job done, trainers deleted
+    (["succeed:0"], None, 0, 0, False, 30.0),  # aggregator done: trainers get a grace to end
+    (["succeed:0", "wait:10"], None, 0, 0, False, 20.0),  # still within the grace
+    (["succeed:0", "wait:30"], "Succeeded", 0, 2, True, None),  # grace over: job done, trainers deleted
+    (["succeed:0", "succeed:1,2"], "Succeeded", 0, 0, True, None),  # trainers ended: done at once
 ]
 
 
@@ -131,8 +134,10 @@ SUCCEEDED_TABLE = [
     (["succeed:1", "succeed:2"], "Running", 2),
     (["succeed:1", "succeed:2", "succeed:0"], "Succeeded", 3),
     (["succeed:0,1,2"], "Succeeded", 3),  # all three seen at once
-    (["succeed:2", "succeed:0"], "Succeeded", 2),  # trainer 1 still running: deleted, not counted
-    (["succeed:0"], "Succeeded", 1),
+    (["succeed:2", "succeed:0"], "Running", 2),  # trainer 1 still running: within the grace
+    (["succeed:2", "succeed:0", "succeed:1"], "Succeeded", 3),  # it ended within the grace: counted
+    (["succeed:2", "succeed:0", "wait:30"], "Succeeded", 2),  # it did not: deleted, not counted
+    (["succeed:0", "wait:31"], "Succeeded", 1),
 ]
 
 
@@ -167,6 +172,22 @@ def test_restart_budget_exhausted_fails_job() -> None:
     assert plan.status_patch["failed"] == 2 and plan.events[-1].type == "Warning"
     done = fl.reconcile(obs_of(apply(obj, plan), workers=[]))
     assert done.finished and not done.create_workers
+
+
+def test_in_place_restarts_count_against_max_restarts() -> None:
+    """The aggregator and trainers are OnFailure pods: the kubelet restarts a crashing container
+    in the same pod, which the job must count too (else a crash loop never fails the job)."""
+    obj, plan = first()
+    obj = apply(obj, plan)
+    workers = [worker_from(w) for w in plan.create_workers]
+    workers[0] = workers[0].model_copy(update={"restarts": 3})  # maxRestarts (default 3): still fine
+    plan = fl.reconcile(obs_of(obj, workers=workers))
+    assert not plan.finished and not plan.delete_workers
+    obj = apply(obj, plan)
+    workers[0] = workers[0].model_copy(update={"restarts": 4})
+    plan = fl.reconcile(obs_of(obj, workers=workers))
+    assert plan.finished and plan.status_patch["phase"] == "Failed"
+    assert "restarted 4 times" in plan.status_patch["conditions"][-1]["message"]
 
 
 def test_rounds_and_model_metrics() -> None:

@@ -257,8 +257,10 @@ def test_hot_update_cycle() -> None:
     assert (e["MODEL_HOT_UPDATE"], e["MODEL_POLL_PERIOD_SECONDS"], e["MODEL_HOT_UPDATE_CONFIG"]) == (
         "true", "30", "/model-hot-update/model_config.json")
     vol = next(v for v in inf.pod["spec"]["volumes"] if v["name"] == "sedna-model-hot-update-volume")
-    assert vol["hostPath"]["path"] == "/var/lib/sedna/model-hot-update/default/incrementallearningjob/helmet-detection-demo/"
-    assert plan.annotations["sedna.io/model-hot-update-config"].endswith("helmet-detection-demo/model_config.json")
+    # Sedna's path plus the job's uid: a later job of the same name never reads this one's config.
+    uid = sim.obj["metadata"]["uid"]
+    assert vol["hostPath"]["path"] == f"/var/lib/sedna/model-hot-update/default/incrementallearningjob/helmet-detection-demo/{uid}/"
+    assert plan.annotations["sedna.io/model-hot-update-config"].endswith(f"helmet-detection-demo/{uid}/model_config.json")
     trained(sim)
     evaluated(sim, [0.9], [0.1])
     sim.until("Starting", "Deploy")

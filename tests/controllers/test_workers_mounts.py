@@ -47,6 +47,11 @@ def test_build_worker_policies_and_env_order() -> None:
     tmpl2 = PodTemplateSpec.model_validate({"spec": {"containers": [{"name": "c", "image": "i"}]}})
     w2 = build_worker(res, role="edge", template=tmpl2, attempt=0, extras=extras, lc_server="x", template_hash="h")
     assert w2.pod["spec"]["restartPolicy"] == "OnFailure"
+    # The worker's process is not PID 1 (which would ignore SIGTERM), unless the template says so.
+    assert pod["spec"]["shareProcessNamespace"] is True
+    tmpl3 = PodTemplateSpec.model_validate({"spec": {"shareProcessNamespace": False, "containers": [{"name": "c", "image": "i"}]}})
+    w3 = build_worker(res, role="edge", template=tmpl3, attempt=0, extras=extras, lc_server="x", template_hash="h")
+    assert w3.pod["spec"]["shareProcessNamespace"] is False
 
 
 def test_service() -> None:
@@ -74,7 +79,23 @@ def test_host_paths(url: str, kw: dict, value: str, host_dir: str, hp_type: str)
     assert ex.volumes[0]["hostPath"] == {"path": host_dir, "type": hp_type}
     assert ex.volume_mounts[0]["mountPath"] == "/home/data" + host_dir
     assert {"name": "DATA_PATH_PREFIX", "value": "/home/data"} in ex.env
-    assert not ex.init_containers
+    if kw.get("create"):  # an output: made writable for a non-root worker by the initializer, as root
+        (init,) = ex.init_containers
+        assert init["args"] == ["--writable", "/home/data" + host_dir]
+        assert init["volumeMounts"] == [{"name": ex.volumes[0]["name"], "mountPath": "/home/data" + host_dir}]
+        assert init["securityContext"] == {"runAsUser": 0, "runAsNonRoot": False}
+    else:
+        assert not ex.init_containers
+
+
+def test_downloads_and_outputs_share_one_initializer() -> None:
+    m = MountSet(initializer_image="init:1")
+    m.add("MODEL_URL", "https://h.io/m.pb")
+    m.add("OUTPUT_URL", "/out/eval/2", is_dir=True, create=True)
+    (init,) = m.extras().init_containers
+    assert init["args"] == ["--writable", "/home/data/out/eval/2", "https://h.io/m.pb", "/downloads/h.io"]
+    assert [v["mountPath"] for v in init["volumeMounts"]] == ["/downloads", "/home/data/out/eval/2"]
+    assert init["securityContext"]["runAsUser"] == 0
 
 
 def test_remote_download_with_secret_ref() -> None:

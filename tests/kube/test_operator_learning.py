@@ -209,6 +209,8 @@ def test_il_cycle_with_the_lc_of_the_dataset_node(
         wait_for(lambda: (get(kube, "dataset", "incremental-dataset", namespace).get("status") or {})
                  .get("numberOfSamples") == SAMPLES, "the LC counting the samples")  # fmt: skip
         apply(kube, namespace, doc)
+        # Sedna's hot-update path plus the job's uid (a later job of the same name starts clean).
+        hot_dir += get(kube, "incrementallearningjob", IL, namespace)["metadata"]["uid"] + "/"
         # The inference worker from the start, with Sedna's hot update volume, env and annotation.
         infer = worker(kube, namespace, IL_LABEL, "inference", "the inference worker")
         env = env_of(infer)

@@ -196,6 +196,27 @@ def test_monitor_counts_only_changes(tmp_path: Path) -> None:
     assert calls == [1, 2]
 
 
+def test_a_dataset_created_again_under_its_name_is_counted_again(tmp_path: Path) -> None:
+    """Deleted and created again between two looks of the LC (same namespace/name, new uid):
+    the new object gets the file's count, as any new Dataset does."""
+    idx = tmp_path / "index.txt"
+    idx.write_text("a\nb\n")
+    calls: list[int] = []
+
+    class Sink(MemoryDatasetSink):
+        async def samples_changed(self, key: DatasetKey, n: int, new_lines: list[str], first_index: int) -> None:
+            calls.append(n)
+
+    monitor = DatasetMonitor(Sink())
+    monitor.watch(KEY, str(idx), "txt", uid="first")
+    asyncio.run(monitor.poll_once())
+    monitor.watch(KEY, str(idx), "txt", uid="first")  # the same object: nothing restarts
+    asyncio.run(monitor.poll_once())
+    monitor.watch(KEY, str(idx), "txt", uid="second")
+    asyncio.run(monitor.poll_once())
+    assert calls == [2, 2]
+
+
 def test_rootfs_prefix() -> None:
     from sedna_operator.lc import url_to_host_path
 

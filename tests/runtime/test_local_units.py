@@ -21,7 +21,6 @@ from sedna_operator.runtime.local.podenv import (
     pod_processes,
 )
 from sedna_operator.runtime.local.runner import Runner, restart_delay, should_restart
-from sedna_operator.runtime.local.session import resolve_local_paths
 from sedna_operator.runtime.local.store import Store, WorkerRow
 
 
@@ -152,13 +151,6 @@ def test_service_hosts_and_ports_are_rewritten(tmp_path: Path) -> None:
         _pod([{"name": "AGG_BIND_PORT", "value": "7363"}]), _ctx(tmp_path, services=[svc])
     ).main
     assert server.env["AGG_BIND_PORT"] == "40001"
-
-
-def test_relative_manifest_paths_resolve(tmp_path: Path) -> None:
-    obj = {"kind": "Dataset", "spec": {"url": "./data/a.txt"}}
-    assert resolve_local_paths(obj, tmp_path)["spec"]["url"] == str(tmp_path / "data" / "a.txt")
-    remote = {"kind": "Model", "spec": {"url": "s3://b/m.pkl"}}
-    assert resolve_local_paths(remote, tmp_path)["spec"]["url"] == "s3://b/m.pkl"
 
 
 def test_store_apply_generation_and_status(tmp_path: Path) -> None:

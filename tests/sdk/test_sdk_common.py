@@ -93,6 +93,28 @@ def test_log_level_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         set_level()
 
 
+def test_a_serving_worker_logs_progress_at_info(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server's start() (the aggregator's main loop) raises the quiet default to INFO, so
+    `kubectl logs` shows its rounds; an explicit LOG_LEVEL wins."""
+    from sedna.service.server.base import BaseServer
+
+    monkeypatch.setattr("uvicorn.Server.run", lambda self: None)
+    server = BaseServer.__new__(BaseServer)
+    monkeypatch.setattr(BaseServer, "_config", lambda self: None)
+    try:
+        monkeypatch.delenv("LOG_LEVEL", raising=False)
+        set_level()
+        server.start()
+        assert LOGGER.level == logging.INFO
+        monkeypatch.setenv("LOG_LEVEL", "error")
+        set_level()
+        server.start()
+        assert LOGGER.level == logging.ERROR
+    finally:
+        monkeypatch.delenv("LOG_LEVEL", raising=False)
+        set_level()
+
+
 def test_utils() -> None:
     assert get_file_format("/a/b/Model.PTH") == "pth"
     assert get_file_format("/a/b/") == "b"[0:0]

@@ -151,3 +151,31 @@ def test_client_retries_until_server_is_up():
     np.testing.assert_array_equal(msg["data"]["weights"][0], np.ones(2))
     client.close()
     assert server.wait(10)
+
+
+def test_restarted_aggregator_resumes_the_round_count(tmp_path, fake_lc):
+    """The aggregator dies mid-job and a new one (its memory empty) takes its port: the trainers
+    reconnect, resend their update, and the rounds go on from where they were, none repeated."""
+    port, rounds = free_port(), 30
+    first = AggregationServer("FedAvg", host="127.0.0.1", http_port=port, exit_round=rounds, participants_count=3)
+    first.start_background()
+    second: list[AggregationServer] = []
+
+    def restart() -> None:
+        while first.round_number < 2:
+            time.sleep(0.005)
+        first.stop()
+        server = AggregationServer("FedAvg", host="127.0.0.1", http_port=port, exit_round=rounds, participants_count=3)
+        server.start_background()
+        second.append(server)
+
+    watcher = threading.Thread(target=restart, daemon=True)
+    watcher.start()
+    results = _run_clients(tmp_path, port, fake_lc.url, "json")
+    watcher.join(10)
+    assert second and second[0].wait(10)
+    before = [r.round_number for r in first.rounds]
+    after = [r.round_number for r in second[0].rounds]
+    assert before and after and after[0] == before[-1] + 1, (before, after)
+    assert before + after == list(range(1, rounds + 1))  # every round once
+    assert all(len(res["final"]) for res in results)  # every trainer got to the end (exit 0)

@@ -112,3 +112,27 @@ def test_svc_definition_and_allocation(n_class):
     _, alloc = TaskAllocationBySVC(extractor)(Shard(x[:300], y[:300]))
     assert len(alloc) == 300 and set(alloc) <= set(range(n_class))
     assert os.environ.get("OUTPUT_URL") is None
+
+
+def test_reports_host_paths_without_the_mount_prefix(tmp_path, fake_lc, monkeypatch):
+    """On a cluster the output dir is a host path mounted under DATA_PATH_PREFIX: the train and
+    eval reports name the host path (the LC copies it, the next worker mounts it), as Sedna's do."""
+    prefix = tmp_path / "home-data"
+    out = prefix / "var" / "lib" / "sedna" / "out"
+    monkeypatch.setenv("DATA_PATH_PREFIX", str(prefix))
+    monkeypatch.setenv("JOB_NAME", "ll-demo")
+    monkeypatch.setenv("NAMESPACE", "default")
+    monkeypatch.setenv("WORKER_NAME", "ll-demo-train-x1")
+    monkeypatch.setenv("OUTPUT_URL", str(out))
+    x, y = load_digits_xy()
+    train_x, train_y = _domains(x, y, 0, 300)
+    LifelongLearning(estimator=SoftmaxEstimator(epochs=20), task_definition=ATTR, task_allocation=ALLOC).train(
+        Shard(train_x, train_y)
+    )
+    assert fake_lc.of_kind("train")[-1]["results"][0]["url"] == "/var/lib/sedna/out/index.pkl"
+    monkeypatch.setenv("WORKER_NAME", "ll-demo-eval-x1")
+    monkeypatch.setenv("MODEL_URLS", str(out / "index.pkl"))
+    ev_x, ev_y = _domains(x, y, 1200, 1300)
+    evaluator = LifelongLearning(estimator=SoftmaxEstimator(), task_definition=ATTR, task_allocation=ALLOC)
+    evaluator.evaluate(Shard(ev_x, ev_y), metrics="accuracy_score")
+    assert fake_lc.of_kind("eval")[-1]["results"][0]["url"] == "/var/lib/sedna/out/deploy/index.pkl"

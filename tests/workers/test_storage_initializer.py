@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import http.server
+import os
 import socket
+import stat
 import subprocess
 import sys
 import tarfile
@@ -77,3 +79,19 @@ def test_failure_names_the_url_and_exits_1(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "missing.bin" in proc.stderr and "no such file" in proc.stderr
     assert main(["only-one-arg"]) == 2
+
+
+def test_writable_output_dirs(tmp_path: Path) -> None:
+    out = tmp_path / "output" / "train" / "1"
+    assert main(["--writable", str(out), "--writable", str(tmp_path / "eval")]) == 0
+    assert out.is_dir() and (tmp_path / "eval").is_dir()
+    # Root opens the directory to the worker's (non-root) user; anyone else owns it already.
+    expected = 0o1777 if os.geteuid() == 0 else 0o777 & ~_umask()
+    assert stat.S_IMODE(out.stat().st_mode) == expected
+    assert main(["--writable"]) == 2
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current

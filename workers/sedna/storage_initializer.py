@@ -2,7 +2,12 @@
 
 Usage (what the operator puts in the ``storage-initializer`` init container)::
 
-    python -m sedna.storage_initializer SRC DST [SRC DST ...]
+    python -m sedna.storage_initializer [--writable DIR ...] SRC DST [SRC DST ...]
+
+``--writable DIR`` (repeatable) creates ``DIR`` and, when running as root, sets its mode to
+1777 (like /tmp): output host directories are created by the kubelet as root, and the workers
+that write them run as a non-root user. Run as another user, it only creates the directory
+(the worker then runs as that user too, as in ``sedna run``).
 
 Each ``SRC`` (``http(s)://``, ``s3://``, ``obs://`` or a local path) is downloaded to ``DST``:
 a ``DST`` ending in ``/`` is a directory to put the file in, otherwise it is the file's path.
@@ -63,11 +68,35 @@ def fetch_one(src: str, dst: str) -> list[str]:
     return [path]
 
 
+_USAGE = "usage: python -m sedna.storage_initializer [--writable DIR ...] SRC DST [SRC DST ...]"
+
+
+def make_writable(path: str) -> None:
+    """Create ``path``; as root, open it to every user (sticky, like /tmp)."""
+    os.makedirs(path, exist_ok=True)
+    if os.geteuid() == 0:
+        os.chmod(path, 0o1777)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or len(args) % 2:
-        print("usage: python -m sedna.storage_initializer SRC DST [SRC DST ...]", file=sys.stderr)
+    writable: list[str] = []
+    while args and args[0] == "--writable":
+        if len(args) < 2:
+            print(_USAGE, file=sys.stderr)
+            return 2
+        writable.append(args[1])
+        args = args[2:]
+    if (not args and not writable) or len(args) % 2:
+        print(_USAGE, file=sys.stderr)
         return 2
+    for path in writable:
+        try:
+            make_writable(path)
+        except OSError as exc:
+            print(f"storage-initializer: making {path} writable failed: {exc}", file=sys.stderr)
+            return 1
+        print(f"storage-initializer: {path} is writable")
     pairs = list(zip(args[::2], args[1::2], strict=True))
     for i, (src, dst) in enumerate(pairs, 1):
         start = time.monotonic()

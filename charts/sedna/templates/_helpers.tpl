@@ -93,3 +93,8 @@ app.kubernetes.io/part-of: sedna
       key: {{ .Values.lc.reportAuth.secretKey }}
 {{- end }}
 {{- end }}
+
+{{/* Host directory of relative manifest paths (SEDNA_RELATIVE_PATH_ROOT of the operator and the LC). */}}
+{{- define "sedna.relativePathRoot" -}}
+{{- default (printf "%s/workspace" (trimSuffix "/" .Values.lc.dataDir)) .Values.relativePathRoot }}
+{{- end }}

@@ -4,8 +4,10 @@ Phases Pending/Running/Succeeded/Failed; counters active/succeeded/failed; a ``T
 condition per new round reported by the workers; the aggregation Model's status metrics from
 the aggregator's report. Differences from Sedna (docs/reconcilers.md): a failed worker is
 restarted with exponential backoff (10 s doubling, at most 360 s) up to ``spec.maxRestarts``
-(default 3) before the job fails; the job completes when the aggregation worker succeeds, and
-the remaining trainers are then deleted; a spec edit rolls only the workers it affects.
+(default 3; the kubelet's in-place restarts of OnFailure containers count too) before the job
+fails; the job completes when the aggregation worker succeeds and every trainer has ended, or ``TRAINER_EXIT_GRACE`` seconds after the aggregator succeeded (a
+trainer saves its model after the last round; on a cluster, deleting it at once cut that short),
+when the trainers still running are deleted; a spec edit rolls only the workers it affects.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ DEFAULT_MAX_RESTARTS = 3
 BACKOFF_BASE = 10.0
 BACKOFF_MAX = 360.0
 AGG_KEY = "aggregation"
+# After the aggregator succeeds, trainers still running get this long to end on their own.
+TRAINER_EXIT_GRACE = 30.0
 
 
 def backoff_seconds(restarts: int) -> float:
@@ -212,6 +216,19 @@ def _parse(text: Any) -> datetime | None:
         return None
 
 
+def _trainer_grace_left(obs: Observation, state: dict[str, Any]) -> float:
+    """Seconds the running trainers may still take after the aggregator succeeded (0: none run,
+    or the grace is over). Records when the aggregator was first seen succeeded."""
+    running = [w for w in obs.workers if not w.deleting and w.role == "train" and w.phase in ("Pending", "Running")]
+    if not running:
+        return 0.0
+    since = _parse(state.get("aggregatorSucceededAt"))
+    if since is None:
+        since = obs.now
+        state["aggregatorSucceededAt"] = iso(obs.now)
+    return max(0.0, TRAINER_EXIT_GRACE - (obs.now - since).total_seconds())
+
+
 def reconcile(obs: Observation) -> Plan:
     """Run the job's workers to completion; restart failed workers with backoff."""
     job = typed(obs.resource, FederatedLearningJob)
@@ -260,6 +277,10 @@ def reconcile(obs: Observation) -> Plan:
             else:
                 done.append(key)
             continue
+        if current is not None and current.restarts > max_restarts:
+            # OnFailure workers are restarted in place by the kubelet: those restarts count too.
+            exhausted = f"{current.name} restarted {current.restarts} times (maxRestarts {max_restarts})"
+            break
         if current is not None and current.phase == "Failed":
             failures += 1
             restarts[key] = restarts.get(key, 0) + 1
@@ -299,6 +320,9 @@ def reconcile(obs: Observation) -> Plan:
         event(plan, "Failed", exhausted, warning=True)
         plan.finished = True
         plan.requeue_after = None
+    elif agg_succeeded and (grace := _trainer_grace_left(obs, state)) > 0:
+        # The aggregator is done; the trainers get a moment to finish on their own.
+        plan.requeue_after = min(plan.requeue_after or grace, grace)
     elif agg_succeeded:
         remaining = [
             w.name
@@ -361,7 +385,7 @@ def reconcile(obs: Observation) -> Plan:
         if not w.deleting and w.phase in ("Pending", "Running") and w.name not in plan.delete_workers
     )
     # Sedna's counter: the job's pods in phase Succeeded (a trainer still running when the
-    # aggregator succeeds is deleted, not counted).
+    # grace after the aggregator's success ends is deleted, not counted).
     succeeded = sum(1 for w in obs.workers if w.phase == "Succeeded")
     for name, value in (("active", active), ("succeeded", succeeded), ("failed", failures)):
         # Written once even when 0, so `kubectl get fl` shows 0 rather than <none>.

@@ -43,8 +43,13 @@ def _job(cy: Cycle) -> IncrementalLearningJob:
 
 
 def hot_update_dir(job: IncrementalLearningJob) -> str:
-    """Host directory of the job's hot-update files (Sedna's path, lower-cased)."""
-    return f"/var/lib/sedna/model-hot-update/{job.namespace}/incrementallearningjob/{job.name}/".lower()
+    """Host directory of the job's hot-update files: Sedna's path (lower-cased) plus the job's uid.
+
+    Sedna's path alone outlives the job: a new job of the same name found the old job's
+    ``model_config.json`` there, its inference worker loaded the old model at once and reported
+    a deploy the new job never asked for (seen on a real node)."""
+    base = f"/var/lib/sedna/model-hot-update/{job.namespace}/incrementallearningjob/{job.name}/".lower()
+    return f"{base}{job.metadata.uid}/" if job.metadata.uid else base
 
 
 def _hot(job: IncrementalLearningJob) -> bool:

@@ -10,6 +10,10 @@
 - **Remote not downloaded** (output dirs, the FL s3 aggregation path): the env holds the URL and
   the S3 credentials are injected into the worker.
 - Several URLs for one env are joined with ``;``.
+- **Output host paths** (``create``): the kubelet creates a missing hostPath directory owned by
+  root, mode 0755, where a worker image running as a non-root user (ours do) cannot write. The
+  init container (running as root for that) makes each output directory writable first
+  (``--writable DIR``: mode 1777, like /tmp), so workers need no ``runAsUser: 0``.
 
 Credentials differ from Sedna on purpose: they are ``secretKeyRef`` env vars from the Secret named
 by ``credentialName`` (keys ``ACCESS_KEY_ID``, ``SECRET_ACCESS_KEY``), not plain values. The
@@ -35,6 +39,7 @@ __all__ = [
     "DOWNLOADS_DIR",
     "INITIALIZER_VOLUME",
     "INITIALIZER_NAME",
+    "DEFAULT_STORAGE_INITIALIZER_IMAGE",
     "REMOTE_SCHEMES",
     "is_remote",
     "is_s3",
@@ -46,6 +51,9 @@ DATA_PATH_PREFIX = "/home/data"
 DOWNLOADS_DIR = "/downloads"
 INITIALIZER_VOLUME = "sedna-storage-initializer"
 INITIALIZER_NAME = "storage-initializer"
+# Ours (images/storage-initializer.Dockerfile, the chart's tag): the init container runs
+# `python -m sedna.storage_initializer`, which Sedna's own initializer image does not have.
+DEFAULT_STORAGE_INITIALIZER_IMAGE = "sedna-py/storage-initializer:0.1.0"
 REMOTE_SCHEMES = ("http", "https", "s3", "obs")
 _S3_SCHEMES = ("s3", "obs")
 
@@ -90,11 +98,12 @@ class MountSet:
 
     credentials: dict[str, ObservedSecret] = field(default_factory=dict)
     inline_credentials: bool = False
-    initializer_image: str = "kubeedge/sedna-storage-initializer:v0.3.0"
+    initializer_image: str = DEFAULT_STORAGE_INITIALIZER_IMAGE
     _env: list[dict[str, Any]] = field(default_factory=list)
     _volumes: dict[str, dict[str, Any]] = field(default_factory=dict)
     _mounts: dict[str, dict[str, Any]] = field(default_factory=dict)
     _downloads: list[str] = field(default_factory=list)
+    _writable: dict[str, str] = field(default_factory=dict)  # container path -> volume name
     _initializer_secret: str | None = None
     _worker_secret: str | None = None
     _host_paths: bool = False
@@ -142,6 +151,8 @@ class MountSet:
         if existing is None or (create and existing["hostPath"]["type"] == "Directory"):
             self._volumes[vol] = {"name": vol, "hostPath": {"path": directory, "type": kind}}
         self._mounts[vol] = {"name": vol, "mountPath": host_mount_path(directory)}
+        if create:
+            self._writable[host_mount_path(directory)] = vol
         self._host_paths = True
         return host_mount_path(path)
 
@@ -173,21 +184,29 @@ class MountSet:
             out.env.extend(self._credential_env(self._worker_secret))
         out.volumes = list(self._volumes.values())
         out.volume_mounts = list(self._mounts.values())
+        init_mounts: list[dict[str, Any]] = []
         if self._downloads:
             out.volumes.append({"name": INITIALIZER_VOLUME, "emptyDir": {}})
             out.volume_mounts.append({"name": INITIALIZER_VOLUME, "mountPath": DOWNLOADS_DIR, "readOnly": True})
+            init_mounts.append({"name": INITIALIZER_VOLUME, "mountPath": DOWNLOADS_DIR})
+        if self._downloads or self._writable:
+            writable = sorted(self._writable)
+            init_mounts += [{"name": self._writable[path], "mountPath": path} for path in writable]
             init: dict[str, Any] = {
                 "name": INITIALIZER_NAME,
                 "image": self.initializer_image,
                 "imagePullPolicy": "IfNotPresent",
                 "command": ["python", "-m", "sedna.storage_initializer"],
-                "args": list(self._downloads),
-                "volumeMounts": [{"name": INITIALIZER_VOLUME, "mountPath": DOWNLOADS_DIR}],
+                "args": [*(a for path in writable for a in ("--writable", path)), *self._downloads],
+                "volumeMounts": init_mounts,
                 "resources": {
                     "limits": {"cpu": "1", "memory": "1Gi"},
                     "requests": {"cpu": "100m", "memory": "100Mi"},
                 },
             }
+            if writable:
+                # Only root may open up a directory the kubelet created as root.
+                init["securityContext"] = {"runAsUser": 0, "runAsNonRoot": False}
             if self._initializer_secret:
                 init["env"] = self._credential_env(self._initializer_secret)
             out.init_containers.append(init)

@@ -108,7 +108,7 @@ class Observation(_Data):
         default_factory=dict, description="Secrets named by credentialName fields, by name (optional)."
     )
     storage_initializer_image: str = Field(
-        default="kubeedge/sedna-storage-initializer:v0.3.0",
+        default="sedna-py/storage-initializer:0.1.0",
         description="Image of the init container that downloads remote (http, https, s3) URLs.",
     )
     inline_credentials: bool = Field(

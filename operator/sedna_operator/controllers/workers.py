@@ -196,6 +196,10 @@ def build_worker(
         spec["initContainers"] = [*spec.get("initContainers", []), *copy.deepcopy(extras.init_containers)]
     if extras.restart_policy and not spec.get("restartPolicy"):
         spec["restartPolicy"] = extras.restart_policy
+    # The pause container becomes PID 1, so the worker's process is not: a Python script as
+    # PID 1 ignores SIGTERM, and a deleted worker went on working (reporting, loading models)
+    # for the whole grace period on a real node. A template may still say otherwise.
+    spec.setdefault("shareProcessNamespace", True)
     if extras.host_network:
         spec["hostNetwork"] = True
         # Host-network pods resolve cluster names (<job>-aggregation.<ns>) only with this policy.

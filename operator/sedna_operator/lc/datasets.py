@@ -184,6 +184,7 @@ class _Watch:
     url: str
     format: str
     state: IndexState | None = None
+    uid: str = ""
     reported: int | None = None
     problem: str | None = None
     pending_events: list[DatasetEvent] = field(default_factory=list)
@@ -211,12 +212,16 @@ class DatasetMonitor:
         self._watches: dict[DatasetKey, _Watch] = {}
         self._stop = asyncio.Event()
 
-    def watch(self, key: DatasetKey, url: str, fmt: str, state: IndexState | None = None) -> None:
-        """Start (or restart, if the URL or format changed) watching a dataset."""
+    def watch(self, key: DatasetKey, url: str, fmt: str, state: IndexState | None = None, uid: str = "") -> None:
+        """Start (or restart, if the URL, format or object changed) watching a dataset.
+
+        ``uid`` is the Dataset object's: one deleted and created again under the same name
+        between two looks is a new dataset, whose count starts from the file again (seen on a
+        real node: the new object never got a count)."""
         old = self._watches.get(key)
-        if old is not None and (old.url, old.format) == (url, fmt.lower()):
+        if old is not None and (old.url, old.format, old.uid) == (url, fmt.lower(), uid):
             return
-        self._watches[key] = _Watch(url=url, format=fmt.lower(), state=state)
+        self._watches[key] = _Watch(url=url, format=fmt.lower(), state=state, uid=uid)
         self._gauge()
 
     def unwatch(self, key: DatasetKey) -> None:

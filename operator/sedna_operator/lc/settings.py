@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from ..api.paths import DEFAULT_RELATIVE_PATH_ROOT
+
 __all__ = ["LCSettings", "DEFAULT_MAX_BODY_BYTES", "DEFAULT_PORT"]
 
 DEFAULT_PORT = 9100
@@ -40,6 +42,10 @@ class LCSettings(BaseModel):
         default=(),
         description="Host directories mounted read-write at their own path (round data and deploy copies "
         "under them are written there; other host paths through rootfs_mount_dir).",
+    )
+    relative_path_root: str = Field(
+        default=DEFAULT_RELATIVE_PATH_ROOT,
+        description="Relative Dataset URLs resolve under <root>/<namespace> (the operator's setting too).",
     )
     dataset_poll_seconds: float = Field(default=60.0, gt=0, description="How often index files are read.")
     job_poll_seconds: float = Field(
@@ -82,6 +88,7 @@ class LCSettings(BaseModel):
             "max_body_bytes": int(env.get("SEDNA_LC_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES))),
             "rootfs_mount_dir": env.get("ROOTFS_MOUNT_DIR", "/rootfs"),
             "writable_host_paths": tuple(p for p in env.get("SEDNA_WRITABLE_HOST_PATHS", "").split(":") if p),
+            "relative_path_root": env.get("SEDNA_RELATIVE_PATH_ROOT") or DEFAULT_RELATIVE_PATH_ROOT,
             "dataset_poll_seconds": float(env.get("SEDNA_LC_DATASET_POLL_SECONDS", "60")),
             "job_poll_seconds": float(env.get("SEDNA_LC_JOB_POLL_SECONDS", "10")),
             "log_level": env.get("LOG_LEVEL", "INFO").upper(),

@@ -12,6 +12,7 @@ the knowledge base.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -258,6 +259,9 @@ class AggregationClient:
         self.connect_timeout = ping_timeout if connect_timeout is None else connect_timeout
         self.ack_timeout = ack_timeout
         self.ws: Any = None
+        # The last round this client received weights for: sent in `subscribe`, so that an
+        # aggregator that restarted (and forgot) numbers its rounds on from there.
+        self.last_round = 0
         self.connect()
 
     def connect(self) -> None:
@@ -280,6 +284,8 @@ class AggregationClient:
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
         sub: dict[str, Any] = {"type": "subscribe", "client_id": self.client_id}
+        if self.last_round:
+            sub["round"] = self.last_round  # an extra field: Sedna's server ignores it
         if self.requested_encoding == ENCODING_BINARY:
             sub["encoding"] = ENCODING_BINARY
         self.ws.send(json.dumps(sub))
@@ -328,6 +334,12 @@ class AggregationClient:
                     data["weights"] = weights_from_json(data["weights"])
             if wait_data_type is None or msg.get("type") == wait_data_type:
                 return msg
+
+    def reconnect(self) -> None:
+        """Drop the connection and connect + subscribe again (the aggregator restarted)."""
+        with contextlib.suppress(Exception):
+            self.close()
+        self.connect()
 
     def close(self) -> None:
         if self.ws is not None:

@@ -100,7 +100,9 @@ def _api_key(cfg: Any) -> str | None:
     for name in ("BearerToken", "authorization"):
         value = cfg.get_api_key_with_prefix(name)  # runs the refresh hook (in-cluster, exec)
         if value:
-            return str(value).removeprefix("Bearer ").strip()
+            # kubeconfig tokens come as "Bearer <t>", the in-cluster loader's as "bearer <t>".
+            scheme, _, rest = str(value).strip().partition(" ")
+            return rest.strip() if rest and scheme.lower() == "bearer" else str(value).strip()
     return None
 
 

@@ -48,18 +48,13 @@ def operator(
     plain_logs: Annotated[bool, typer.Option(help="Human-readable logs instead of JSON lines.")] = False,
 ) -> None:
     """Run the operator (the global manager): reconcile sedna.io resources into pods and services."""
-    import kopf
-
     from .config import OperatorConfig
     from .operator import run_operator
 
     level = _check_level(log_level)
+    # Our handler formats kopf's records too (their k8s object refs become fields); kopf.configure
+    # would add a second root handler and print every line twice.
     setup_logging(level, structured=not plain_logs)
-    # kopf's own loggers follow the same level; its JSON format matches ours.
-    kopf.configure(
-        debug=level == "debug", log_format=kopf.LogFormat.PLAIN if plain_logs else kopf.LogFormat.JSON
-    )
-    logging.getLogger().setLevel(level.upper())
     config = OperatorConfig.from_env(
         kubeconfig=kubeconfig,
         namespaces=tuple(namespace) if namespace else None,

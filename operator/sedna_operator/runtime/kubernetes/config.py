@@ -6,9 +6,11 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ...api.paths import DEFAULT_RELATIVE_PATH_ROOT
+from ...controllers.mounts import DEFAULT_STORAGE_INITIALIZER_IMAGE
+
 __all__ = ["OperatorConfig", "DEFAULT_STORAGE_INITIALIZER_IMAGE", "DEFAULT_KB_SERVER"]
 
-DEFAULT_STORAGE_INITIALIZER_IMAGE = "kubeedge/sedna-storage-initializer:v0.3.0"
 DEFAULT_KB_SERVER = "http://kb.sedna:9020"
 
 
@@ -27,6 +29,8 @@ class OperatorConfig:
     kb_server: str = DEFAULT_KB_SERVER
     storage_initializer_image: str = DEFAULT_STORAGE_INITIALIZER_IMAGE
     inline_credentials: bool = False
+    # Relative Dataset/Model/outputDir paths resolve under <root>/<namespace> on the nodes.
+    relative_path_root: str = DEFAULT_RELATIVE_PATH_ROOT
     health_port: int | None = None
     metrics_port: int | None = None
     # How long to wait before retrying a reconcile that failed (doubles up to the maximum).
@@ -59,6 +63,7 @@ class OperatorConfig:
             "inline_credentials": env.get("SEDNA_INLINE_CREDENTIALS", "").lower() in ("1", "true", "yes"),
             "priority": int(env.get("SEDNA_PEERING_PRIORITY", "0")),
             "lc_secret": env.get("SEDNA_LC_SECRET") or None,
+            "relative_path_root": env.get("SEDNA_RELATIVE_PATH_ROOT") or DEFAULT_RELATIVE_PATH_ROOT,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ...api.paths import namespace_base, resolve_relative_paths
 from ...lc.datasets import DatasetMonitor
 from ...lc.server import serve_async
 from ...lc.settings import LCSettings
@@ -22,23 +23,23 @@ __all__ = ["node_datasets", "sync_watches", "follow_node", "run_lc"]
 log = logging.getLogger("sedna.lc")
 
 
-def node_datasets(items: list[dict[str, Any]], node: str) -> dict[DatasetKey, tuple[str, str]]:
-    """Datasets whose ``spec.nodeName`` is ``node``: key -> (url, format)."""
+def node_datasets(items: list[dict[str, Any]], node: str) -> dict[DatasetKey, tuple[str, str, str]]:
+    """Datasets whose ``spec.nodeName`` is ``node``: key -> (url, format, uid)."""
     out = {}
     for item in items:
         spec = item.get("spec") or {}
         if spec.get("nodeName") == node and not item["metadata"].get("deletionTimestamp"):
             key = DatasetKey(namespace=item["metadata"]["namespace"], name=item["metadata"]["name"])
-            out[key] = (str(spec.get("url", "")), str(spec.get("format", "")))
+            out[key] = (str(spec.get("url", "")), str(spec.get("format", "")), str(item["metadata"].get("uid", "")))
     return out
 
 
-def sync_watches(monitor: DatasetMonitor, wanted: dict[DatasetKey, tuple[str, str]]) -> None:
-    """Make the monitor watch exactly ``wanted`` (a changed URL or format restarts a watch)."""
+def sync_watches(monitor: DatasetMonitor, wanted: dict[DatasetKey, tuple[str, str, str]]) -> None:
+    """Make the monitor watch exactly ``wanted`` (a changed URL, format or object restarts a watch)."""
     for key in set(monitor.watched) - set(wanted):
         monitor.unwatch(key)
-    for key, (url, fmt) in wanted.items():
-        monitor.watch(key, url, fmt)
+    for key, (url, fmt, uid) in wanted.items():
+        monitor.watch(key, url, fmt, uid=uid)
 
 
 async def follow_node(
@@ -55,7 +56,13 @@ async def follow_node(
         except ApiError as exc:
             log.warning("listing datasets failed (kept the current watches): %s", exc)
         else:
-            items = body.get("items") or []
+            items = [
+                resolve_relative_paths(
+                    {"kind": "Dataset", **item},
+                    namespace_base(settings.relative_path_root, item["metadata"].get("namespace", "")),
+                )
+                for item in body.get("items") or []
+            ]
             sync_watches(monitor, node_datasets(items, node))
             try:
                 await sync_learning_jobs(client, sink, node, items, paths, errors)

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from ...api import API_VERSION, GROUP, KINDS, VERSION, Resource, parse_resource
+from ...api.paths import namespace_base, resolve_relative_paths
 from ...controllers.plan import (
     Observation,
     ObservedDataset,
@@ -240,15 +241,22 @@ async def list_workers(client: KubeClient, kind: str, namespace: str, uid: str) 
 async def observe(
     client: KubeClient, config: OperatorConfig, body: dict[str, Any]
 ) -> tuple[Resource[Any, Any], Observation]:
-    """Read everything the reconciler of ``body``'s kind may look at. Raises on API errors."""
-    resource = parse_resource(body)
+    """Read everything the reconciler of ``body``'s kind may look at. Raises on API errors.
+
+    Relative paths of the resource and of the Datasets and Models it names are resolved under
+    the namespace's base directory (``api.paths``), as the LC resolves them."""
+    namespace = (body.get("metadata") or {}).get("namespace") or "default"
+    base = namespace_base(config.relative_path_root, namespace)
+    resource = parse_resource(resolve_relative_paths(body, base))
     ns, kind, uid = resource.namespace, resource.kind, resource.metadata.uid or ""
     datasets, models, secrets = referenced_names(body.get("spec") or {})
-    ds_objs, model_objs, pods = await asyncio.gather(
+    ds_found, model_found, pods = await asyncio.gather(
         asyncio.gather(*(_get_or_none(client, resource_path("Dataset", ns, n)) for n in sorted(datasets))),
         asyncio.gather(*(_get_or_none(client, resource_path("Model", ns, n)) for n in sorted(models))),
         list_workers(client, kind, ns, uid),
     )
+    ds_objs = [resolve_relative_paths({"kind": "Dataset", **o}, base) if o else None for o in ds_found]
+    model_objs = [resolve_relative_paths({"kind": "Model", **o}, base) if o else None for o in model_found]
     for obj in [*ds_objs, *model_objs]:
         if obj and (cred := (obj.get("spec") or {}).get("credentialName")):
             secrets.add(cred)

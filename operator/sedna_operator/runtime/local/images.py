@@ -11,7 +11,7 @@ A worker's container ``image`` is looked up, first match wins, in:
            dir: ../shared
            entrypoint: [python, serve.py]     # the image's ENTRYPOINT, used when a container has no command
 
-3. the built-in images (``*sedna-storage-initializer*`` runs ``python -m sedna.storage_initializer``);
+3. the built-in images (``*storage-initializer*`` runs ``python -m sedna.storage_initializer``);
 4. otherwise the directory of the manifest file that declared the resource.
 
 Tags are ignored when an entry has none (``a/b`` matches ``a/b:v1``).
@@ -31,7 +31,7 @@ __all__ = ["ImageEntry", "ImageMap", "IMAGE_FILE", "parse_image_option"]
 IMAGE_FILE = "sedna-images.yaml"
 
 BUILTIN_ENTRYPOINTS: dict[str, list[str]] = {
-    "*sedna-storage-initializer*": ["python", "-m", "sedna.storage_initializer"],
+    "*storage-initializer*": ["python", "-m", "sedna.storage_initializer"],
 }
 
 

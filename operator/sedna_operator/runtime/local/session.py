@@ -18,8 +18,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO
 
+from ...api.paths import resolve_relative_paths
 from ...manifests import load_files
 from .images import ImageMap, discover_image_files
 from .lcactions import prepare_lc_files
@@ -31,7 +32,6 @@ __all__ = [
     "RunOptions",
     "RunOutcome",
     "run",
-    "resolve_local_paths",
     "state_lock",
     "state_host_path",
     "StateLocked",
@@ -40,13 +40,6 @@ __all__ = [
 
 log = logging.getLogger("sedna.local")
 
-_REMOTE = ("s3://", "http://", "https://", "obs://")
-PATH_FIELDS = {
-    "Dataset": ("url",),
-    "Model": ("url",),
-    "IncrementalLearningJob": ("outputDir",),
-    "LifelongLearningJob": ("outputDir",),
-}
 
 
 # How long workers of finished jobs (IL/LL inference finishing a stream) may run on.
@@ -89,17 +82,6 @@ def state_lock(state_dir: Path) -> Iterator[IO[str]]:
         fh.close()
 
 
-def resolve_local_paths(obj: dict[str, Any], base: Path) -> dict[str, Any]:
-    """A copy of ``obj`` whose relative local paths (see module doc) are absolute under ``base``."""
-    fields = PATH_FIELDS.get(str(obj.get("kind")), ())
-    spec = dict(obj.get("spec") or {})
-    for key in fields:
-        value = spec.get(key)
-        if isinstance(value, str) and value and not value.startswith(_REMOTE) and not value.startswith("/"):
-            spec[key] = str((base / value).resolve())
-    return {**obj, "spec": spec}
-
-
 @dataclass
 class RunOptions:
     files: list[Path]
@@ -126,7 +108,7 @@ def apply_files(store: Store, files: list[Path]) -> tuple[list[str], list[str]]:
     if result.errors:
         return messages, result.errors
     for path, resource in result.resources:
-        wire = resolve_local_paths(resource.to_wire(with_status=False), path.resolve().parent)
+        wire = resolve_relative_paths(resource.to_wire(with_status=False), str(path.resolve().parent))
         applied = store.apply(wire, source=str(path.resolve()))
         messages.append(f"{applied.kind.lower()}/{applied.name} {applied.action}")
     for path, doc in result.foreign:

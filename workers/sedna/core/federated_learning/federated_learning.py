@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import numpy as np
+from websockets.exceptions import ConnectionClosed
 
 from sedna.common.config import Context
 from sedna.core.base import JobBase, K8sResourceKind, K8sResourceKindStatus, resolve_callback
@@ -65,15 +66,18 @@ class FederatedLearning(JobBase):
         start = time.time()
         round_number = 0
         send_needed = True
+        update: dict[str, Any] | None = None
         while True:
             if send_needed:
                 round_number += 1
                 self.log.info("federated learning round %d starts", round_number)
                 self.estimator.train(train_data=train_data, valid_data=valid_data, **kwargs)
                 weights = [np.asarray(w) for w in self.estimator.get_weights()]
-                self.node.send({"num_samples": num_samples, "weights": weights}, msg_type="update_weight",
-                               job_name=self.job_name)
-            received = self.node.recv(wait_data_type="recv_weight", timeout=self.recv_timeout)
+                update = {"num_samples": num_samples, "weights": weights}
+                self._exchange(lambda u=update: self.node.send(u, msg_type="update_weight", job_name=self.job_name))
+            received = self._exchange(
+                lambda: self.node.recv(wait_data_type="recv_weight", timeout=self.recv_timeout), update
+            )
             if not received:
                 send_needed = False
                 continue
@@ -81,6 +85,7 @@ class FederatedLearning(JobBase):
             data = received.get("data", {})
             exit_flag = data.get("exit_flag", "")
             server_round = int(data.get("round_number", round_number))
+            self.node.last_round = server_round
             total = int(data.get("total_sample", 0))
             self.estimator.set_weights(data.get("weights"))
             task_info = {
@@ -96,6 +101,24 @@ class FederatedLearning(JobBase):
                 self.node.close()
                 return callback(self.estimator) if callback else self.estimator
             self.report_task_info(task_info, K8sResourceKindStatus.RUNNING, results)
+
+    def _exchange(self, call: Any, update: dict[str, Any] | None = None) -> Any:
+        """``call()`` on the aggregator connection. When the aggregator went away (a restart, a
+        moved pod): connect again, send ``update`` (this round's, when waiting for the round's
+        result) again, and retry. Sedna's client fails the worker instead, and the restarted
+        worker starts training from zero."""
+        assert self.node is not None
+        deadline = time.monotonic() + self.connect_timeout
+        while True:
+            try:
+                return call()
+            except (ConnectionError, OSError, ConnectionClosed) as err:
+                if time.monotonic() > deadline:
+                    raise
+                self.log.warning("lost the aggregator (%s); reconnecting", err)
+                self.node.reconnect()
+                if update is not None:
+                    self.node.send(update, msg_type="update_weight", job_name=self.job_name)
 
     def _model_results(self) -> list[Any] | None:
         """Save the model when a model path is configured; returns ``model_info`` for the report."""

@@ -54,6 +54,7 @@ from sedna.algorithms.seen_task_learning.artifact import (
     subset,
 )
 from sedna.common.class_factory import ClassFactory, ClassType
+from sedna.common.file_ops import FileOps
 from sedna.core.base import JobBase, K8sResourceKind, K8sResourceKindStatus, resolve_callback
 
 __all__ = ["LifelongLearning"]
@@ -165,6 +166,11 @@ class LifelongLearning(JobBase):
     def _new_estimator(self) -> Any:
         return copy.deepcopy(self.template)
 
+    def _host_url(self, url: str) -> str:
+        """A path as the node sees it: without ``DATA_PATH_PREFIX``, as Sedna reports model
+        URLs (the LC and the next worker's mounts take host paths)."""
+        return FileOps.remove_path_prefix(url, self.config.data_path_prefix)
+
     def _load_model(self, url: str) -> Any:
         if url not in self._model_cache:
             est = self._new_estimator()
@@ -244,7 +250,7 @@ class LifelongLearning(JobBase):
         self.estimator = global_est
         results = [{
             "format": "pkl",
-            "url": index_url,
+            "url": self._host_url(index_url),
             "metrics": {g.entry: g.sample_num for g in groups},
         }]
         self.report_task_info(None, K8sResourceKindStatus.COMPLETED, results, kind="train")
@@ -345,7 +351,7 @@ class LifelongLearning(JobBase):
             group.deploy = bool(compare(score, threshold))
             details.append({"entry": group.entry, "samples": int(len(idx)), "metrics": score, "deploy": group.deploy})
         deploy_url = self.kb.save_index(index, name=f"deploy/{INDEX_FILE}")
-        results = [{"format": "pkl", "url": deploy_url, "metrics": scores}]
+        results = [{"format": "pkl", "url": self._host_url(deploy_url), "metrics": scores}]
         self.report_task_info(None, K8sResourceKindStatus.COMPLETED, results, kind="eval")
         if callback:
             return callback(scores), details

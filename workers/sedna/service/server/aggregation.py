@@ -1,6 +1,8 @@
 """The federated-learning aggregation server (websocket ``/<aggregation>``).
 
-Protocol (Sedna's): a client sends ``{"type": "subscribe", "client_id"}``, then each round
+Protocol (Sedna's): a client sends ``{"type": "subscribe", "client_id"}`` (ours adds ``"round"``,
+the last round it received, when it reconnects: a restarted server numbers its rounds on from
+the highest one), then each round
 ``{"type": "update_weight", "client", "data": {"num_samples", "weights"}, "job_name"}``; when a
 round closes every connected client gets ``{"type": "recv_weight", "round_number", "data":
 {"total_sample", "round_number", "weights", "exit_flag": "ok"|"continue"}}`` and the server stops
@@ -177,6 +179,7 @@ class AggregationServer(BaseServer):
                     client_id = str(msg.get("client_id") or msg.get("client") or id(ws))
                     encoding = ENCODING_BINARY if msg.get("encoding") == ENCODING_BINARY else ENCODING_JSON
                     self.clients[client_id] = _Conn(ws, encoding)
+                    await self._resume_from(client_id, msg.get("round"))
                     if msg.get("encoding"):
                         await ws.send_text(json.dumps({"type": "subscribe_ack", "encoding": encoding}))
                 elif kind == "update_weight":
@@ -206,6 +209,20 @@ class AggregationServer(BaseServer):
                 self._timer = asyncio.get_running_loop().create_task(self._round_timer(self.round_number))
             self.current[client_id] = _agg_client(num_samples, weights)
         await self._maybe_close_round()
+
+    async def _resume_from(self, client_id: str, last_round: Any) -> None:
+        """A client that reconnects says which round it last received: a restarted aggregator
+        (whose count began at 0 again) numbers its rounds on from there instead of repeating
+        them, and stops at ``exit_round`` as the first one would have."""
+        try:
+            known = int(last_round or 0)
+        except (TypeError, ValueError):
+            return
+        assert self._lock is not None
+        async with self._lock:
+            if known > self.round_number and not self.current:
+                LOGGER.info("resuming after round %d (last round of client %s)", known, client_id)
+                self.round_number = known
 
     async def _round_timer(self, round_index: int) -> None:
         await asyncio.sleep(self.round_timeout)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import threading
 import time
 from typing import Any
 
 import uvicorn
+
+from sedna.service._log import LOGGER
 
 __all__ = ["BaseServer"]
 
@@ -45,7 +49,13 @@ class BaseServer:
         return self.http_port
 
     def start(self) -> None:
-        """Serve until stopped (blocks, like Sedna's servers)."""
+        """Serve until stopped (blocks, like Sedna's servers).
+
+        A worker whose main job is this server shows its progress (rounds, model loads) at
+        INFO, as Sedna's servers do: the SDK's quiet default is raised unless ``LOG_LEVEL``
+        chooses otherwise."""
+        if "LOG_LEVEL" not in os.environ and LOGGER.getEffectiveLevel() > logging.INFO:
+            LOGGER.setLevel(logging.INFO)
         self._server = uvicorn.Server(self._config())
         self._server.run()
 

@@ -1,0 +1,81 @@
+"""``python -m e2e.node``: bring the real-node cluster up or down, build and load images."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+import typer
+
+from . import images as imgs
+from . import network
+from .cluster import Cluster
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+
+def _cluster(edge: bool = True) -> Cluster:
+    return Cluster.default(edge=edge)
+
+
+@app.command()
+def up(
+    edge: bool = typer.Option(True, help="Also run edge-node in its own network namespace."),
+    timeout: float = typer.Option(180, help="Seconds to wait for each component."),
+) -> None:
+    """Start (or complete) the cluster; a running component is left alone."""
+    start = time.monotonic()
+    cluster = _cluster(edge)
+    cluster.up(timeout=timeout)
+    typer.echo(f"cluster up in {time.monotonic() - start:.0f}s")
+    typer.echo(f"export KUBECONFIG={cluster.layout.admin_kubeconfig}")
+
+
+@app.command()
+def down() -> None:
+    """Stop every component and remove the cluster's state (images stay cached)."""
+    _cluster().down()
+    typer.echo("cluster down")
+
+
+@app.command()
+def status() -> None:
+    """Processes, nodes and where the kubeconfig is."""
+    typer.echo(json.dumps(_cluster().status(), indent=2))
+
+
+@app.command()
+def env() -> None:
+    """Print `export KUBECONFIG=...` for this cluster (eval "$(python -m e2e.node env)")."""
+    typer.echo(f"export KUBECONFIG={_cluster().layout.admin_kubeconfig}")
+
+
+@app.command()
+def images(
+    torch: bool = typer.Option(False, help="Also build sedna-py/worker-torch (PyTorch from PyPI: large)."),
+    load: bool = typer.Option(True, help="Import the images into every node's containerd."),
+) -> None:
+    """Build the product and example images with Docker and load them into the nodes."""
+    start = time.monotonic()
+    built = imgs.build_product_images(torch=torch)
+    typer.echo(f"built {len(built)} images in {time.monotonic() - start:.0f}s")
+    if load:
+        cluster = _cluster()
+        archive = imgs.save(built, "sedna-images")
+        for node in cluster.layout.nodes:
+            cluster.import_images(node, archive)
+        typer.echo(f"loaded into {', '.join(n.name for n in cluster.layout.nodes)}")
+
+
+@app.command()
+def link(node: str = typer.Argument("edge-node"), state: str = typer.Argument(..., help="up or down")) -> None:
+    """Cut (down) or restore (up) a node's network link to the host."""
+    if state not in ("up", "down"):
+        raise typer.BadParameter("state must be up or down")
+    network.set_link(_cluster().layout.node(node), state == "up")
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    app()

@@ -1,0 +1,376 @@
+"""Images for the real-node cluster, built here with Docker and loaded into the nodes'
+containerd (nothing is pulled: no registry is reachable from this machine).
+
+- **Base**: Debian 12 made with ``debootstrap`` (python3 3.11, venv, CA certificates), imported
+  as ``sedna-local/python:3.11-bookworm`` and passed to every Dockerfile as ``BASE_IMAGE``
+  (users keep the default ``python:3.11-slim``). Cached as a tar under ~/.cache/sedna/images.
+- **Wheelhouse**: every Python dependency downloaded once on the host (whose pip reaches the
+  package index) into ~/.cache/sedna/wheels/<key>; builds run with ``--network host`` and
+  ``PIP_NO_INDEX=1 PIP_FIND_LINKS=http://127.0.0.1:<port>/`` served from it, because pip inside
+  a build cannot verify this network's TLS proxy.
+- **Infra**: the pause sandbox (Kubernetes' own pause.c, static) and CoreDNS, FROM scratch.
+- **Product**: ``Dockerfile.operator`` and ``images/*.Dockerfile`` with the chart's tags, and one
+  image per example tagged as its manifests name them (``images/example.Dockerfile``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import http.server
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .layout import COREDNS_IMAGE, K8S_VERSION, PAUSE_IMAGE, bin_dir, cache_dir
+
+__all__ = [
+    "BASE_IMAGE",
+    "ImageBuild",
+    "ensure_docker",
+    "base_image",
+    "wheelhouse",
+    "build_infra_images",
+    "product_builds",
+    "build_product_images",
+    "example_images",
+    "chart_version",
+    "save",
+]
+
+log = logging.getLogger("sedna.e2e.images")
+
+REPO = Path(__file__).resolve().parents[2]
+BASE_IMAGE = "sedna-local/python:3.11-bookworm"
+DEBIAN_MIRROR = os.environ.get("SEDNA_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+
+
+def _images_cache() -> Path:
+    path = cache_dir() / "images"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _say(message: str) -> None:
+    print(f"[images] {message}", file=sys.stderr, flush=True)
+
+
+def _run(argv: list[str], log_file: Path | None = None, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    if log_file is None:
+        proc = subprocess.run(argv, capture_output=True, text=True, **kwargs)
+        output = proc.stdout + proc.stderr
+    else:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("w") as out:
+            proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, text=True, **kwargs)
+        output = log_file.read_text(errors="replace")
+    if proc.returncode != 0:
+        where = f" (log: {log_file})" if log_file else ""
+        raise RuntimeError(f"{' '.join(argv[:4])} ... failed with {proc.returncode}{where}:\n{output[-4000:]}")
+    return proc
+
+
+# ---------------------------------------------------------------------------- docker
+def ensure_docker(timeout: float = 60) -> None:
+    """Start ``dockerd`` if no engine answers (Debian's docker.io; nothing else starts it here)."""
+    if shutil.which("docker") is None:
+        raise RuntimeError("docker not found: apt-get install docker.io")
+    if subprocess.run(["docker", "info"], capture_output=True).returncode == 0:
+        return
+    if shutil.which("dockerd") is None:
+        raise RuntimeError("no Docker engine answers and dockerd is not installed: apt-get install docker.io")
+    logs = cache_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    _say("starting dockerd")
+    with (logs / "dockerd.log").open("ab") as out:
+        subprocess.Popen(["dockerd"], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if subprocess.run(["docker", "info"], capture_output=True).returncode == 0:
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"dockerd did not answer within {timeout:.0f}s:\n{(logs / 'dockerd.log').read_text()[-3000:]}")
+
+
+def _image_id(tag: str) -> str | None:
+    proc = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tag], capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+# ---------------------------------------------------------------------------- base
+_TRIM = ["var/cache/apt", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/locale", "usr/share/info"]
+
+
+def base_image() -> str:
+    """``BASE_IMAGE`` in Docker: loaded from the cache, else made with debootstrap (~1 min)."""
+    ensure_docker()
+    if _image_id(BASE_IMAGE):
+        return BASE_IMAGE
+    cached = _images_cache() / "base-bookworm-python3.11.tar"
+    if cached.exists():
+        _run(["docker", "load", "-i", str(cached)])
+        return BASE_IMAGE
+    if shutil.which("debootstrap") is None:
+        raise RuntimeError("debootstrap not found: apt-get install debootstrap")
+    start = time.monotonic()
+    _say(f"debootstrap Debian 12 with python3 from {DEBIAN_MIRROR} (about a minute)")
+    with tempfile.TemporaryDirectory(prefix="sedna-base-", dir=cache_dir()) as tmp:
+        root = Path(tmp) / "rootfs"
+        _run(
+            ["debootstrap", "--variant=minbase", "--include=python3,python3-venv,ca-certificates",
+             "bookworm", str(root), DEBIAN_MIRROR],
+            log_file=cache_dir() / "logs" / "debootstrap.log",
+        )  # fmt: skip
+        for rel in _TRIM:
+            target = root / rel
+            if target.is_dir():
+                for child in target.iterdir():
+                    if child.is_dir() and not child.is_symlink():
+                        shutil.rmtree(child, ignore_errors=True)
+                    else:
+                        child.unlink(missing_ok=True)
+        tar = subprocess.Popen(["tar", "-C", str(root), "-c", "."], stdout=subprocess.PIPE)
+        _run(
+            ["docker", "import", "--change", 'CMD ["python3"]', "--change", "ENV LANG=C.UTF-8", "-", BASE_IMAGE],
+            stdin=tar.stdout,
+        )
+        tar.wait()
+    _run(["docker", "save", "-o", str(cached), BASE_IMAGE])
+    _say(f"base image {BASE_IMAGE} made in {time.monotonic() - start:.0f}s")
+    return BASE_IMAGE
+
+
+# ---------------------------------------------------------------------------- wheelhouse
+def _requirements(extras: tuple[str, ...]) -> list[str]:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    reqs = list(project["project"]["dependencies"])
+    for extra in extras:
+        reqs += project["project"]["optional-dependencies"][extra]
+    reqs += project["build-system"]["requires"]
+    return sorted(set(reqs))
+
+
+def wheelhouse(extras: tuple[str, ...] = ("operator", "market", "worker")) -> Path:
+    """A directory of wheels for the project's dependencies (with ``extras``) and its build
+    backend, downloaded once per set of requirements."""
+    reqs = _requirements(extras)
+    key = hashlib.sha256(json.dumps([sys.version_info[:2], reqs]).encode()).hexdigest()[:12]
+    target = cache_dir() / "wheels" / f"py{sys.version_info[0]}{sys.version_info[1]}-{key}"
+    if (target / ".complete").exists():
+        return target
+    start = time.monotonic()
+    _say(f"downloading {len(reqs)} requirements into {target}")
+    target.mkdir(parents=True, exist_ok=True)
+    _run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary", ":all:", "-d", str(target), *reqs],
+        log_file=cache_dir() / "logs" / "wheelhouse.log",
+    )
+    (target / ".complete").write_text("\n".join(reqs))
+    _say(f"wheelhouse ready in {time.monotonic() - start:.0f}s")
+    return target
+
+
+# The wheelhouse URL is a build argument, so it is part of Docker's cache key: a fixed port
+# keeps unchanged layers cached across runs (a busy port only costs a rebuild).
+WHEELHOUSE_PORT = int(os.environ.get("SEDNA_WHEELHOUSE_PORT", "38417"))
+
+
+@contextlib.contextmanager
+def serve_directory(directory: Path) -> Iterator[str]:
+    """Serve ``directory`` on 127.0.0.1 for pip's --find-links; yields the URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", WHEELHOUSE_PORT), handler)
+    except OSError:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+# ---------------------------------------------------------------------------- builds
+@dataclass
+class ImageBuild:
+    """One ``docker build`` from the repository root."""
+
+    name: str
+    dockerfile: Path
+    tags: list[str]
+    build_args: dict[str, str] = field(default_factory=dict)
+    pip: bool = True  # installs from the wheelhouse
+
+    def run(self, find_links: str | None) -> float:
+        args = dict(self.build_args)
+        if self.pip and find_links:
+            args.update(PIP_FIND_LINKS=find_links, PIP_NO_INDEX="1")
+        argv = ["docker", "build", "--network", "host", "-f", str(self.dockerfile)]
+        for tag in self.tags:
+            argv += ["-t", tag]
+        for key, value in args.items():
+            argv += ["--build-arg", f"{key}={value}"]
+        start = time.monotonic()
+        _run([*argv, str(REPO)], log_file=cache_dir() / "logs" / f"build-{self.name}.log",
+             env={**os.environ, "DOCKER_BUILDKIT": "0"})
+        took = time.monotonic() - start
+        _say(f"built {', '.join(self.tags)} in {took:.0f}s")
+        return took
+
+
+def chart_version() -> str:
+    return str(yaml.safe_load((REPO / "charts" / "sedna" / "Chart.yaml").read_text())["appVersion"])
+
+
+def _walk_images(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "image" and isinstance(item, str):
+                yield item
+            else:
+                yield from _walk_images(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk_images(item)
+
+
+def example_images() -> dict[str, list[str]]:
+    """Example directory name -> the ``sedna-example/*`` images its manifests run."""
+    out: dict[str, list[str]] = {}
+    for manifest in sorted((REPO / "examples").glob("*/*.yaml")):
+        for doc in yaml.safe_load_all(manifest.read_text()):
+            for image in _walk_images(doc or {}):
+                if image.startswith("sedna-example/"):
+                    tags = out.setdefault(manifest.parent.name, [])
+                    if image not in tags:
+                        tags.append(image)
+    return out
+
+
+def product_builds(torch: bool = False) -> list[ImageBuild]:
+    version = chart_version()
+    base = {"BASE_IMAGE": BASE_IMAGE}
+    worker = f"sedna-py/worker:{version}"
+    builds = [
+        ImageBuild("sedna", REPO / "Dockerfile.operator", [f"sedna-py/sedna:{version}"], base),
+        ImageBuild("worker", REPO / "images" / "worker.Dockerfile", [worker], base),
+        ImageBuild(
+            "storage-initializer",
+            REPO / "images" / "storage-initializer.Dockerfile",
+            [f"sedna-py/storage-initializer:{version}"],
+            base,
+        ),
+    ]
+    if torch:
+        builds.append(
+            ImageBuild("worker-torch", REPO / "images" / "worker-torch.Dockerfile", [f"sedna-py/worker-torch:{version}"], base)
+        )
+    for example, tags in example_images().items():
+        builds.append(
+            ImageBuild(
+                f"example-{example}",
+                REPO / "images" / "example.Dockerfile",
+                tags,
+                {"WORKER_IMAGE": worker, "EXAMPLE": example},
+                pip=False,
+            )
+        )
+    return builds
+
+
+def build_product_images(torch: bool = False) -> dict[str, str]:
+    """Build every product and example image; returns tag -> image id."""
+    ensure_docker()
+    base_image()
+    extras = ("operator", "market", "worker", *(("torch",) if torch else ()))
+    wheels = wheelhouse(extras)
+    out: dict[str, str] = {}
+    with serve_directory(wheels) as url:
+        for build in product_builds(torch):
+            build.run(url)
+            for tag in build.tags:
+                out[tag] = _image_id(tag) or ""
+    return out
+
+
+def save(images: dict[str, str], name: str) -> Path:
+    """``docker save`` of ``images`` (tag -> id) into one archive in the cache (shared layers
+    stored once), named by the images' ids: unchanged images are not saved (nor, by the
+    nodes' import markers, imported) again."""
+    key = hashlib.sha256(json.dumps(sorted(images.items())).encode()).hexdigest()[:12]
+    archive = _images_cache() / f"{name}-{key}.tar"
+    if archive.exists():
+        return archive
+    for old in _images_cache().glob(f"{name}-*.tar"):
+        old.unlink()
+    tmp = archive.with_suffix(".tmp")
+    _run(["docker", "save", "-o", str(tmp), *sorted(images)])
+    tmp.replace(archive)
+    return archive
+
+
+# ---------------------------------------------------------------------------- infra
+_SCRATCH_DOCKERFILE = """FROM scratch
+COPY {binary} /{binary}
+USER {user}
+ENTRYPOINT ["/{binary}"]
+"""
+
+
+def _pause_source() -> Path:
+    gomodcache = subprocess.run(["go", "env", "GOMODCACHE"], capture_output=True, text=True, check=True).stdout.strip()
+    source = Path(gomodcache) / f"k8s.io/kubernetes@v{K8S_VERSION}" / "build" / "pause" / "linux" / "pause.c"
+    if not source.exists():
+        _run(["go", "mod", "download", f"k8s.io/kubernetes@v{K8S_VERSION}"], cwd=str(bin_dir() / ".build"))
+    return source
+
+
+def build_infra_images() -> Path:
+    """The archive holding the pause and CoreDNS images (built once per binary; no Docker
+    needed when the archive is cached)."""
+    coredns = bin_dir() / "coredns"
+    if not coredns.exists():
+        raise RuntimeError(f"{coredns} missing: run scripts/build-test-apiserver.sh --node")
+    source = _pause_source()
+    key = hashlib.sha256(source.read_bytes() + coredns.read_bytes() + _SCRATCH_DOCKERFILE.encode()).hexdigest()[:12]
+    stamp = _images_cache() / "infra.key"
+    cached = sorted(_images_cache().glob("infra-*.tar"))
+    if cached and stamp.exists() and stamp.read_text() == key:
+        return cached[0]
+    ensure_docker()
+    with tempfile.TemporaryDirectory(prefix="sedna-infra-") as tmp:
+        ctx = Path(tmp)
+        pause = ctx / "pause" / "pause"
+        pause.parent.mkdir()
+        _run(["gcc", "-Os", "-static", "-o", str(pause), str(source)])
+        (pause.parent / "Dockerfile").write_text(_SCRATCH_DOCKERFILE.format(binary="pause", user="65535:65535"))
+        _run(["docker", "build", "-t", PAUSE_IMAGE, str(pause.parent)], env={**os.environ, "DOCKER_BUILDKIT": "0"})
+        dns = ctx / "coredns"
+        dns.mkdir()
+        shutil.copy2(coredns, dns / "coredns")
+        (dns / "Dockerfile").write_text(_SCRATCH_DOCKERFILE.format(binary="coredns", user="0:0"))
+        _run(["docker", "build", "-t", COREDNS_IMAGE, str(dns)], env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    archive = save({tag: _image_id(tag) or "" for tag in (PAUSE_IMAGE, COREDNS_IMAGE)}, "infra")
+    stamp.write_text(key)
+    return archive

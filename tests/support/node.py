@@ -1,0 +1,299 @@
+"""The real-node tier's view of a cluster: kubectl/helm against it, files put on its nodes, a
+container killed from its node. Two ways to get one, one set of checks (tests/node):
+
+- ``SEDNA_E2E_CLUSTER`` unset or ``node``: the cluster of ``e2e/node`` on this machine (brought up
+  if needed; images built with Docker and imported into the nodes' containerd);
+- ``SEDNA_E2E_CLUSTER=kind``: an existing kind cluster (``e2e/kind/run.sh`` makes it, with nodes
+  named ``cloud-node`` and ``edge-node`` and the images loaded), reached through ``$KUBECONFIG``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.support.apiserver import find_tool
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+RELATIVE_ROOT = "/var/lib/sedna/workspace"
+CHART_NAMESPACE = "sedna"
+# Example directories copied to the nodes: what the manifests name with relative paths.
+EXAMPLE_DIRS = ("data", "model")
+
+
+class NodeAccess:
+    """How files and processes on a node are reached (differs between the two clusters)."""
+
+    nodes: tuple[str, ...] = ()
+
+    def put_dir(self, node: str, src: Path, dest: str) -> None:
+        raise NotImplementedError
+
+    def read_file(self, node: str, path: str) -> bytes:
+        raise NotImplementedError
+
+    def remove(self, node: str, path: str) -> None:
+        raise NotImplementedError
+
+    def kill_container(self, node: str, container_id: str) -> None:
+        """SIGKILL the container's processes from the node (a crash, not a graceful stop)."""
+        raise NotImplementedError
+
+
+class LocalNodes(NodeAccess):
+    """The e2e/node cluster: every node's filesystem is on this host (edge-node's private
+    directories remapped), its containerd reachable by socket."""
+
+    def __init__(self, cluster: Any) -> None:
+        self.cluster = cluster
+        self.nodes = tuple(n.name for n in cluster.layout.nodes)
+
+    def _host(self, node: str, path: str) -> Path:
+        return Path(self.cluster.layout.host_path(self.cluster.layout.node(node), path))
+
+    def put_dir(self, node: str, src: Path, dest: str) -> None:
+        target = self._host(node, dest)
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(src, target, dirs_exist_ok=True)
+
+    def read_file(self, node: str, path: str) -> bytes:
+        return self._host(node, path).read_bytes()
+
+    def remove(self, node: str, path: str) -> None:
+        shutil.rmtree(self._host(node, path), ignore_errors=True)
+
+    def kill_container(self, node: str, container_id: str) -> None:
+        proc = self.cluster.ctr(self.cluster.layout.node(node), "tasks", "kill", "--all", "--signal", "SIGKILL", container_id)
+        if proc.returncode != 0:
+            raise AssertionError(f"killing {container_id} on {node} failed: {proc.stderr}")
+
+
+class KindNodes(NodeAccess):
+    """kind's nodes are containers: files go in with ``docker cp``, ``ctr`` runs inside them."""
+
+    def __init__(self, nodes: dict[str, str]) -> None:
+        self.containers = nodes  # node name -> docker container
+        self.nodes = tuple(nodes)
+
+    def _docker(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["docker", *args], capture_output=True, text=True, check=True, timeout=300)
+
+    def put_dir(self, node: str, src: Path, dest: str) -> None:
+        self._docker("exec", self.containers[node], "mkdir", "-p", dest)
+        self._docker("cp", f"{src}/.", f"{self.containers[node]}:{dest}")
+
+    def read_file(self, node: str, path: str) -> bytes:
+        return subprocess.run(
+            ["docker", "exec", self.containers[node], "cat", path], capture_output=True, check=True, timeout=60
+        ).stdout
+
+    def remove(self, node: str, path: str) -> None:
+        self._docker("exec", self.containers[node], "rm", "-rf", path)
+
+    def kill_container(self, node: str, container_id: str) -> None:
+        self._docker("exec", self.containers[node], "ctr", "-n", "k8s.io", "tasks", "kill", "--all", "--signal", "SIGKILL", container_id)
+
+
+@dataclass
+class E2E:
+    """kubectl and helm against the cluster, plus the steps a user of the examples takes."""
+
+    kubeconfig: Path
+    nodes: NodeAccess
+    work: Path
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["KUBECONFIG"] = str(self.kubeconfig)
+        for kind in ("CACHE", "CONFIG", "DATA"):
+            env[f"HELM_{kind}_HOME"] = str(self.work / f"helm-{kind.lower()}")
+        return env
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [find_tool("kubectl"), *args], input=input, capture_output=True, text=True, env=self.env(), timeout=timeout
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json").stdout)
+
+    def jsonpath(self, ns: str, what: str, path: str) -> str:
+        return self.kubectl("-n", ns, "get", what, "-o", f"jsonpath={path}").stdout
+
+    def helm(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([find_tool("helm"), *args], capture_output=True, text=True, env=self.env(), timeout=timeout)
+        if proc.returncode != 0:
+            raise AssertionError(f"helm {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def table(self, *args: str) -> list[dict[str, str]]:
+        """``kubectl get ARGS`` as rows of printer columns (cut at the header's offsets)."""
+        lines = [line for line in self.kubectl("get", *args).stdout.splitlines() if line.strip()]
+        header = lines[0]
+        starts = [i for i, ch in enumerate(header) if ch != " " and (i == 0 or header[i - 1] == " ")]
+        bounds = list(zip(starts, [*starts[1:], None], strict=True))
+        return [{header[a:b].strip(): line[a:b].strip() for a, b in bounds} for line in lines[1:]]
+
+    def wait(self, what: str, check: Callable[[], Any], timeout: float, interval: float = 2.0, dump_ns: str | None = None) -> Any:
+        """Poll ``check`` until it returns a truthy value; on timeout fail with the namespace's
+        objects, events and the operator's log tail."""
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            try:
+                last = check()
+            except AssertionError as exc:
+                last = exc
+            else:
+                if last:
+                    return last
+            time.sleep(interval)
+        raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last})\n{self.dump(dump_ns)}")
+
+    def dump(self, ns: str | None) -> str:
+        parts = []
+        if ns:
+            for args in (("get", "sedna,pods,svc", "-o", "wide"), ("get", "events", "--sort-by=.lastTimestamp")):
+                parts.append(self.kubectl("-n", ns, *args, check=False).stdout[-4000:])
+        parts.append(self.kubectl("-n", CHART_NAMESPACE, "logs", "deploy/sedna-operator", "--tail=60", check=False).stdout)
+        return "\n".join(parts)
+
+    # ------------------------------------------------------------------ the user's steps
+    def install_chart(self, values: dict[str, Any]) -> float:
+        """``helm upgrade --install sedna charts/sedna --wait``; returns the seconds it took."""
+        values_file = self.work / "values.yaml"
+        values_file.write_text(yaml.safe_dump(values))
+        start = time.monotonic()
+        self.helm(
+            "upgrade", "--install", "sedna", str(REPO / "charts" / "sedna"), "--namespace", CHART_NAMESPACE,
+            "--create-namespace", "--values", str(values_file), "--wait", "--timeout", "300s",
+        )  # fmt: skip
+        return time.monotonic() - start
+
+    def stage_example(self, example: str, ns: str) -> None:
+        """What the example's README asks of a user: its data and models on the nodes, under the
+        namespace's directory for relative paths; a fresh namespace."""
+        self.kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=true", timeout=180)
+        for node in self.nodes.nodes:
+            target = f"{RELATIVE_ROOT}/{ns}"
+            self.nodes.remove(node, target)
+            for sub in EXAMPLE_DIRS:
+                if (EXAMPLES / example / sub).is_dir():
+                    self.nodes.put_dir(node, EXAMPLES / example / sub, f"{target}/{sub}")
+        self.kubectl("create", "namespace", ns)
+
+    def apply_example(self, example: str, ns: str, edit: Callable[[list[dict[str, Any]]], None] | None = None) -> float:
+        """``kubectl apply -f examples/<example>/`` (or the manifests after ``edit``); returns
+        the time of the apply."""
+        if edit is None:
+            self.kubectl("-n", ns, "apply", "-f", str(EXAMPLES / example))
+        else:
+            docs = [d for f in sorted((EXAMPLES / example).glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
+            edit(docs)
+            self.kubectl("-n", ns, "apply", "-f", "-", input=yaml.safe_dump_all(docs))
+        return time.monotonic()
+
+    def pod_container_id(self, ns: str, pod: str, container: str | None = None) -> tuple[str, str]:
+        """(node, containerd id) of a running container of ``pod``."""
+        obj = self.json("-n", ns, "get", "pod", pod)
+        for status in obj["status"].get("containerStatuses") or []:
+            if container is None or status["name"] == container:
+                cid = str(status.get("containerID") or "")
+                if cid.startswith("containerd://"):
+                    return obj["spec"]["nodeName"], cid.removeprefix("containerd://")
+        raise AssertionError(f"{ns}/{pod} has no running container {container or ''}")
+
+
+def _local_cluster() -> tuple[Any, bool]:
+    """The e2e/node cluster, brought up if it is not (returns it and whether we started it)."""
+    from e2e.node.cluster import Cluster
+
+    cluster = Cluster.default()
+    already = cluster.daemons.running("kube-apiserver")
+    cluster.up()
+    return cluster, not already
+
+
+def _kind_nodes() -> dict[str, str]:
+    """kind node name -> its container, matched by InternalIP (node names may be overridden)."""
+    kubeconfig = os.environ.get("KUBECONFIG", "")
+    out = subprocess.run(
+        [find_tool("kubectl"), "--kubeconfig", kubeconfig, "get", "nodes", "-o", "json"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    by_ip = {
+        next(a["address"] for a in n["status"]["addresses"] if a["type"] == "InternalIP"): n["metadata"]["name"]
+        for n in json.loads(out.stdout)["items"]
+    }
+    cluster = os.environ.get("SEDNA_KIND_CLUSTER", "sedna-e2e")
+    names = subprocess.run(
+        ["docker", "ps", "--filter", f"label=io.x-k8s.kind.cluster={cluster}", "--format", "{{.Names}}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    out_map = {}
+    for name in names:
+        ip = subprocess.run(
+            ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        if ip in by_ip:
+            out_map[by_ip[ip]] = name
+    return out_map
+
+
+@dataclass
+class Session:
+    e2e: E2E
+    teardown: Callable[[], None]
+    # Changes whenever an image is rebuilt under the same tag: as a pod annotation of the
+    # chart's components it rolls them onto the new images.
+    images_digest: str = ""
+
+
+def open_session() -> Session:
+    """Get the cluster the tier runs on, with the product images on its nodes."""
+    work = Path(tempfile.mkdtemp(prefix="sedna-e2e-"))
+    timings: dict[str, float] = {}
+    mode = os.environ.get("SEDNA_E2E_CLUSTER", "node")
+    if mode == "kind":
+        kubeconfig = Path(os.environ["KUBECONFIG"])
+        return Session(E2E(kubeconfig, KindNodes(_kind_nodes()), work, timings), lambda: None)
+    if mode != "node":
+        raise RuntimeError(f"SEDNA_E2E_CLUSTER={mode!r}: expected 'node' (default) or 'kind'")
+    from e2e.node import images
+
+    start = time.monotonic()
+    cluster, started = _local_cluster()
+    timings["cluster up"] = time.monotonic() - start
+    start = time.monotonic()
+    built = images.build_product_images()
+    timings["images built"] = time.monotonic() - start
+    start = time.monotonic()
+    archive = images.save(built, "sedna-images")
+    for node in cluster.layout.nodes:
+        cluster.import_images(node, archive)
+    timings["images loaded"] = time.monotonic() - start
+
+    def teardown() -> None:
+        if started and os.environ.get("SEDNA_E2E_KEEP") != "1":
+            cluster.down()
+
+    digest = archive.stem.rsplit("-", 1)[-1]
+    return Session(E2E(cluster.layout.admin_kubeconfig, LocalNodes(cluster), work, timings), teardown, digest)
