@@ -1,4 +1,4 @@
-"""``python -m e2e.node``: bring the real-node cluster up or down, build and load images."""
+"""The real-node cluster of this machine: bring it up or down, build and load the images."""
 
 from __future__ import annotations
 
@@ -55,17 +55,25 @@ def env() -> None:
 def images(
     torch: bool = typer.Option(False, help="Also build sedna-py/worker-torch (PyTorch from PyPI: large)."),
     load: bool = typer.Option(True, help="Import the images into every node's containerd."),
+    base: str = typer.Option(
+        "", help="Base image to build FROM (e.g. python:3.11-slim where Docker Hub is reachable). "
+        "Default: a local Debian 12 made with debootstrap, and a wheelhouse instead of the package index.",
+    ),
 ) -> None:
-    """Build the product and example images with Docker and load them into the nodes."""
+    """Build the product and example images with Docker and load them into the nodes.
+
+    Prints the tags built, one a line."""
     start = time.monotonic()
-    built = imgs.build_product_images(torch=torch)
-    typer.echo(f"built {len(built)} images in {time.monotonic() - start:.0f}s")
+    built = imgs.build_product_images(torch=torch, base=base or None)
+    typer.echo(f"built {len(built)} images in {time.monotonic() - start:.0f}s", err=True)
+    for tag in sorted(built):
+        typer.echo(tag)
     if load:
         cluster = _cluster()
         archive = imgs.save(built, "sedna-images")
         for node in cluster.layout.nodes:
             cluster.import_images(node, archive)
-        typer.echo(f"loaded into {', '.join(n.name for n in cluster.layout.nodes)}")
+        typer.echo(f"loaded into {', '.join(n.name for n in cluster.layout.nodes)}", err=True)
 
 
 @app.command()

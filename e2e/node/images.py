@@ -268,9 +268,9 @@ def example_images() -> dict[str, list[str]]:
     return out
 
 
-def product_builds(torch: bool = False) -> list[ImageBuild]:
+def product_builds(torch: bool = False, base_image: str = BASE_IMAGE) -> list[ImageBuild]:
     version = chart_version()
-    base = {"BASE_IMAGE": BASE_IMAGE}
+    base = {"BASE_IMAGE": base_image}
     worker = f"sedna-py/worker:{version}"
     builds = [
         ImageBuild("sedna", REPO / "Dockerfile.operator", [f"sedna-py/sedna:{version}"], base),
@@ -299,15 +299,21 @@ def product_builds(torch: bool = False) -> list[ImageBuild]:
     return builds
 
 
-def build_product_images(torch: bool = False) -> dict[str, str]:
-    """Build every product and example image; returns tag -> image id."""
+def build_product_images(torch: bool = False, base: str | None = None) -> dict[str, str]:
+    """Build every product and example image; returns tag -> image id.
+
+    ``base`` None: the local Debian base and the wheelhouse (no registry, no package index in
+    the build). A base image name (e.g. ``python:3.11-slim``, where Docker Hub is reachable):
+    that base, and pip reaches the package index as it would for a user."""
     ensure_docker()
-    base_image()
     extras = ("operator", "market", "worker", *(("torch",) if torch else ()))
-    wheels = wheelhouse(extras)
     out: dict[str, str] = {}
-    with serve_directory(wheels) as url:
-        for build in product_builds(torch):
+    with contextlib.ExitStack() as stack:
+        url = None
+        if base is None:
+            base_image()
+            url = stack.enter_context(serve_directory(wheelhouse(extras)))
+        for build in product_builds(torch, base or BASE_IMAGE):
             build.run(url)
             for tag in build.tags:
                 out[tag] = _image_id(tag) or ""
