@@ -60,4 +60,4 @@ done
 
 log "tests/node on kind"
 cd "$ROOT"
-SEDNA_E2E_CLUSTER=kind SEDNA_KIND_CLUSTER="$CLUSTER" "$PY" -m pytest tests/node "$@"
+SEDNA_E2E_CLUSTER=kind SEDNA_KIND_CLUSTER="$CLUSTER" SEDNA_E2E_BASE="$BASE" "$PY" -m pytest tests/node "$@"

@@ -71,8 +71,7 @@ def images(
     if load:
         cluster = _cluster()
         archive = imgs.save(built, "sedna-images")
-        for node in cluster.layout.nodes:
-            cluster.import_images(node, archive)
+        cluster.load_images(archive)
         typer.echo(f"loaded into {', '.join(n.name for n in cluster.layout.nodes)}", err=True)
 
 

@@ -25,6 +25,7 @@ import ssl
 import subprocess
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -321,6 +322,11 @@ class Cluster:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(stamp)
 
+    def load_images(self, archive: Path) -> None:
+        """Import ``archive`` into every node's containerd, the nodes in parallel."""
+        with ThreadPoolExecutor(max_workers=len(self.layout.nodes)) as pool:
+            list(pool.map(lambda node: self.import_images(node, archive), self.layout.nodes))
+
     def images(self, node: NodeSpec) -> list[str]:
         out = self.ctr(node, "images", "list", "--quiet").stdout.split()
         return [ref for ref in out if not ref.startswith("sha256:")]
@@ -362,17 +368,22 @@ class Cluster:
             except (ValueError, KeyError, TypeError):
                 continue
             netns.update(s["path"] for s in spaces if s.get("type") == "network" and s.get("path"))
-        tasks = self.ctr(node, "tasks", "list", "--quiet", timeout=30).stdout.split()
-        for task in tasks:
-            self.ctr(node, "tasks", "kill", "--signal", "SIGKILL", task, timeout=30)
-        for task in tasks:
-            for _ in range(20):
-                if self.ctr(node, "tasks", "delete", task, timeout=30).returncode == 0:
-                    break
-                time.sleep(0.2)
+        running = self._tasks(node)
+        for task in running:
+            self.ctr(node, "tasks", "kill", "--all", "--signal", "SIGKILL", task, timeout=30)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(s == "RUNNING" for s in self._tasks(node).values()):
+            time.sleep(0.2)
+        for task in self._tasks(node):
+            self.ctr(node, "tasks", "delete", "--force", task, timeout=30)
         for path in netns:
             subprocess.run([*self.node_prefix(node), "umount", path], capture_output=True)
             subprocess.run([*self.node_prefix(node), "rm", "-f", path], capture_output=True)
+
+    def _tasks(self, node: NodeSpec) -> dict[str, str]:
+        """Container tasks of ``node``'s containerd: id -> status (RUNNING, STOPPED...)."""
+        lines = self.ctr(node, "tasks", "list", timeout=30).stdout.splitlines()[1:]
+        return {parts[0]: parts[-1] for parts in (line.split() for line in lines) if len(parts) >= 3}
 
     def _cleanup_proxy_rules(self, node: NodeSpec) -> None:
         if node.netns and not Path(f"/run/netns/{node.netns}").exists():

@@ -43,10 +43,7 @@ def _took(e2e: E2E, started: dict[str, float], example: str) -> None:
 
 def test_federated_learning(e2e: E2E, started: dict[str, float]) -> None:
     ns = EXAMPLES["federated_learning"]
-    e2e.kubectl(
-        "-n", ns, "wait", "fl/digits-fedavg", "--for=jsonpath={.status.phase}=Succeeded", f"--timeout={TIMEOUT:.0f}s",
-        timeout=TIMEOUT + 30,
-    )  # fmt: skip
+    e2e.wait_example_done("federated_learning", ns, TIMEOUT)
     _took(e2e, started, "federated_learning")
     status = e2e.json("-n", ns, "get", "fl", "digits-fedavg")["status"]
     assert status["currentRound"] == 3  # exit_round of the manifest
@@ -72,13 +69,9 @@ def test_federated_learning(e2e: E2E, started: dict[str, float]) -> None:
 
 def test_joint_inference(e2e: E2E, started: dict[str, float]) -> None:
     ns = EXAMPLES["joint_inference"]
-
-    def edge_done() -> dict | None:
-        pods = _workers(e2e, ns, "jointinferenceservice.sedna.io/worker-type=edge")
-        return pods[0] if pods and pods[0]["status"]["phase"] == "Succeeded" else None
-
-    edge = e2e.wait("the edge worker to infer its stream", edge_done, TIMEOUT, dump_ns=ns)
+    e2e.wait_example_done("joint_inference", ns, TIMEOUT)
     _took(e2e, started, "joint_inference")
+    (edge,) = _workers(e2e, ns, "jointinferenceservice.sedna.io/worker-type=edge")
     assert edge["spec"]["nodeName"] == "edge-node"
     cloud = _workers(e2e, ns, "jointinferenceservice.sedna.io/worker-type=cloud")
     assert [p["spec"]["nodeName"] for p in cloud] == ["cloud-node"]
@@ -106,10 +99,7 @@ def test_joint_inference(e2e: E2E, started: dict[str, float]) -> None:
 
 def test_incremental_learning(e2e: E2E, started: dict[str, float]) -> None:
     ns = EXAMPLES["incremental_learning"]
-    e2e.kubectl(
-        "-n", ns, "wait", "il/digits-il", "--for=jsonpath={.status.conditions[-1:].reason}=HotUpdated",
-        f"--timeout={TIMEOUT:.0f}s", timeout=TIMEOUT + 30,
-    )  # fmt: skip
+    e2e.wait_example_done("incremental_learning", ns, TIMEOUT)
     _took(e2e, started, "incremental_learning")
     status = e2e.json("-n", ns, "get", "il", "digits-il")["status"]
     stages = [(c["stage"], c["type"]) for c in status["conditions"]]
@@ -139,13 +129,9 @@ def test_incremental_learning(e2e: E2E, started: dict[str, float]) -> None:
 
 def test_lifelong_learning(e2e: E2E, started: dict[str, float]) -> None:
     ns = EXAMPLES["lifelong_learning"]
-
-    def inference_done() -> dict | None:
-        pods = _workers(e2e, ns, "lifelonglearningjob.sedna.io/worker-type=inference")
-        return pods[0] if pods and pods[0]["status"]["phase"] == "Succeeded" else None
-
-    pod = e2e.wait("the inference worker to go through its stream", inference_done, TIMEOUT, dump_ns=ns)
+    e2e.wait_example_done("lifelong_learning", ns, TIMEOUT)
     _took(e2e, started, "lifelong_learning")
+    (pod,) = _workers(e2e, ns, "lifelonglearningjob.sedna.io/worker-type=inference")
     status = e2e.json("-n", ns, "get", "ll", "digits-ll")["status"]
     stages = [(c["stage"], c["type"]) for c in status["conditions"]]
     for stage in ("Train", "Eval", "Deploy"):

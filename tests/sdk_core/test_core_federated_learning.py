@@ -176,6 +176,8 @@ def test_restarted_aggregator_resumes_the_round_count(tmp_path, fake_lc):
     assert second and second[0].wait(10)
     before = [r.round_number for r in first.rounds]
     after = [r.round_number for r in second[0].rounds]
-    assert before and after and after[0] == before[-1] + 1, (before, after)
-    assert before + after == list(range(1, rounds + 1))  # every round once
+    # The new server goes on from the last round a client received. A round the first server
+    # closed while it was stopping (its weights never reached a client) is done again, once.
+    assert before and after and after[0] in (before[-1], before[-1] + 1), (before, after)
+    assert before == list(range(1, before[-1] + 1)) and after == list(range(after[0], rounds + 1))
     assert all(len(res["final"]) for res in results)  # every trainer got to the end (exit 0)

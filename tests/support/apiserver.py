@@ -64,6 +64,16 @@ def find_tool(name: str) -> str:
     raise RuntimeError(f"{name} not found in {tools_dir()} or on PATH; run scripts/install-kube-tools.sh")
 
 
+def parse_table(text: str) -> list[dict[str, str]]:
+    """``kubectl get`` output as rows of printer columns, cut at the header's column offsets
+    (a cell may be empty, so splitting on whitespace would shift the columns)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    header = lines[0]
+    starts = [i for i, ch in enumerate(header) if ch != " " and (i == 0 or header[i - 1] == " ")]
+    bounds = list(zip(starts, [*starts[1:], None], strict=True))
+    return [{header[a:b].strip(): line[a:b].strip() for a, b in bounds} for line in lines[1:]]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -120,13 +130,8 @@ class ControlPlane:
         return json.loads(self.kubectl(*args, "-o", "json").stdout)
 
     def table(self, *args: str) -> list[dict[str, str]]:
-        """``kubectl get ARGS`` printer columns as dicts, cut at the header's column offsets
-        (a cell may be empty, so splitting on whitespace would shift the columns)."""
-        lines = [line for line in self.kubectl("get", *args).stdout.splitlines() if line.strip()]
-        header = lines[0]
-        starts = [i for i, ch in enumerate(header) if ch != " " and (i == 0 or header[i - 1] == " ")]
-        bounds = list(zip(starts, [*starts[1:], None], strict=True))
-        return [{header[a:b].strip(): line[a:b].strip() for a, b in bounds} for line in lines[1:]]
+        """``kubectl get ARGS`` printer columns as dicts (see :func:`parse_table`)."""
+        return parse_table(self.kubectl("get", *args).stdout)
 
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run([find_tool("helm"), *args], capture_output=True, text=True, env=self.env(), timeout=300)

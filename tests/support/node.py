@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.apiserver import find_tool
+from tests.support.apiserver import find_tool, parse_table
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -144,12 +144,8 @@ class E2E:
         return proc
 
     def table(self, *args: str) -> list[dict[str, str]]:
-        """``kubectl get ARGS`` as rows of printer columns (cut at the header's offsets)."""
-        lines = [line for line in self.kubectl("get", *args).stdout.splitlines() if line.strip()]
-        header = lines[0]
-        starts = [i for i, ch in enumerate(header) if ch != " " and (i == 0 or header[i - 1] == " ")]
-        bounds = list(zip(starts, [*starts[1:], None], strict=True))
-        return [{header[a:b].strip(): line[a:b].strip() for a, b in bounds} for line in lines[1:]]
+        """``kubectl get ARGS`` as rows of printer columns."""
+        return parse_table(self.kubectl("get", *args).stdout)
 
     def wait(self, what: str, check: Callable[[], Any], timeout: float, interval: float = 2.0, dump_ns: str | None = None) -> Any:
         """Poll ``check`` until it returns a truthy value; on timeout fail with the namespace's
@@ -209,6 +205,26 @@ class E2E:
             edit(docs)
             self.kubectl("-n", ns, "apply", "-f", "-", input=yaml.safe_dump_all(docs))
         return time.monotonic()
+
+    def wait_example_done(self, example: str, ns: str, timeout: float) -> None:
+        """Wait for an example's end state, as a user watches for it (``kubectl wait`` where a
+        status field says it; the worker that ends the example otherwise)."""
+        wait_for = {
+            "federated_learning": ("fl/digits-fedavg", "{.status.phase}=Succeeded"),
+            "incremental_learning": ("il/digits-il", "{.status.conditions[-1:].reason}=HotUpdated"),
+        }
+        if example in wait_for:
+            what, condition = wait_for[example]
+            self.kubectl("-n", ns, "wait", what, f"--for=jsonpath={condition}", f"--timeout={timeout:.0f}s", timeout=timeout + 30)
+            return
+        # JI's edge worker ends with its stream; LL's inference worker ends with its samples.
+        kind, role = {"joint_inference": ("jointinferenceservice", "edge"), "lifelong_learning": ("lifelonglearningjob", "inference")}[example]
+
+        def ended() -> bool:
+            pods = self.json("-n", ns, "get", "pods", "-l", f"{kind}.sedna.io/worker-type={role}")["items"]
+            return bool(pods) and pods[0]["status"]["phase"] == "Succeeded"
+
+        self.wait(f"the {role} worker of {example} to end", ended, timeout, dump_ns=ns)
 
     def pod_container_id(self, ns: str, pod: str, container: str | None = None) -> tuple[str, str]:
         """(node, containerd id) of a running container of ``pod``."""
@@ -287,8 +303,7 @@ def open_session() -> Session:
     timings["images built"] = time.monotonic() - start
     start = time.monotonic()
     archive = images.save(built, "sedna-images")
-    for node in cluster.layout.nodes:
-        cluster.import_images(node, archive)
+    cluster.load_images(archive)
     timings["images loaded"] = time.monotonic() - start
 
     def teardown() -> None:

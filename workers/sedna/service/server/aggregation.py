@@ -220,7 +220,10 @@ class AggregationServer(BaseServer):
             return
         assert self._lock is not None
         async with self._lock:
-            if known > self.round_number and not self.current:
+            # Taken even while updates are buffered: a client that missed the last broadcast
+            # may have reconnected (and sent) first; the round in progress gets the next number
+            # after the highest round any client received.
+            if known > self.round_number:
                 LOGGER.info("resuming after round %d (last round of client %s)", known, client_id)
                 self.round_number = known
 
