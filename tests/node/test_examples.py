@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.apiserver import parse_table
 from tests.support.node import E2E
 
 EXAMPLES = {
@@ -37,6 +38,17 @@ def _workers(e2e: E2E, ns: str, label: str) -> list[dict]:
     return e2e.json("-n", ns, "get", "pods", "-l", label)["items"]
 
 
+def _sedna_row(e2e: E2E, ns: str, resource: str) -> dict[str, str]:
+    """The row of ``resource`` (e.g. ``federatedlearningjob.sedna.io/digits-fedavg``) in
+    ``kubectl get sedna``: one table per kind, separated by blank lines."""
+    out = e2e.kubectl("-n", ns, "get", "sedna").stdout
+    for block in out.split("\n\n"):
+        for row in parse_table(block) if block.strip() else []:
+            if row.get("NAME") == resource:
+                return row
+    raise AssertionError(f"{resource} not in `kubectl get sedna`:\n{out}")
+
+
 def _took(e2e: E2E, started: dict[str, float], example: str) -> None:
     e2e.timings[f"{example}: apply -> done"] = time.monotonic() - started[example]
 
@@ -60,7 +72,7 @@ def test_federated_learning(e2e: E2E, started: dict[str, float]) -> None:
     agg = next(v for k, v in reports.items() if "-aggregation-" in k)
     assert agg["ownerInfo"]["currentRound"] == 3 and agg["ownerInfo"]["participants"] == 3
     assert sum(1 for k in reports if "-train-" in k) == 3
-    row = next(r for r in e2e.table("-n", ns, "fl") if r["NAME"] == "digits-fedavg")
+    row = _sedna_row(e2e, ns, "federatedlearningjob.sedna.io/digits-fedavg")
     assert (row["PHASE"], row["ROUND"], row["SUCCEEDED"]) == ("Succeeded", "3", "4")
     agg_pod = next(p["metadata"]["name"] for p in pods if "-aggregation-" in p["metadata"]["name"])
     log = e2e.kubectl("-n", ns, "logs", agg_pod).stdout
@@ -93,7 +105,7 @@ def test_joint_inference(e2e: E2E, started: dict[str, float]) -> None:
     ))  # fmt: skip
     assert summary["hard_examples"] == got["hardExampleNumber"]
     assert summary["joint_accuracy"] > summary["edge_accuracy"]
-    row = next(r for r in e2e.table("-n", ns, "ji") if r["NAME"] == "digits-ji")
+    row = _sedna_row(e2e, ns, "jointinferenceservice.sedna.io/digits-ji")
     assert row["EDGE-INFERENCES"] == "300"
 
 
@@ -123,7 +135,7 @@ def test_incremental_learning(e2e: E2E, started: dict[str, float]) -> None:
     # The inference pod was updated in place, not restarted.
     live = e2e.json("-n", ns, "get", "pod", inference["metadata"]["name"])
     assert sum(c["restartCount"] for c in live["status"]["containerStatuses"]) == 0
-    row = next(r for r in e2e.table("-n", ns, "il") if r["NAME"] == "digits-il")
+    row = _sedna_row(e2e, ns, "incrementallearningjob.sedna.io/digits-il")
     assert (row["STAGE"], row["STATE"], row["ROUND"]) == ("Deploy", "Completed", "1")
 
 
@@ -144,7 +156,7 @@ def test_lifelong_learning(e2e: E2E, started: dict[str, float]) -> None:
     assert done, log[-1500:]
     assert (int(done.group(1)), int(done.group(2))) == (120, 40)  # the 40 noisy samples are unseen
     assert "unseen task detected" in log
-    row = next(r for r in e2e.table("-n", ns, "ll") if r["NAME"] == "digits-ll")
+    row = _sedna_row(e2e, ns, "lifelonglearningjob.sedna.io/digits-ll")
     assert (row["STAGE"], row["STATE"], row["MODELS"]) == ("Deploy", "Completed", "2")
     # The knowledge base (the chart's Deployment on the cloud node) holds the task models.
     kb = e2e.kubectl("get", "--raw", "/api/v1/namespaces/sedna/services/kb:9020/proxy/healthz").stdout

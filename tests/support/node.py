@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from tests.support.apiserver import find_tool, parse_table
+from tests.support.apiserver import find_tool
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -142,10 +142,6 @@ class E2E:
         if proc.returncode != 0:
             raise AssertionError(f"helm {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
         return proc
-
-    def table(self, *args: str) -> list[dict[str, str]]:
-        """``kubectl get ARGS`` as rows of printer columns."""
-        return parse_table(self.kubectl("get", *args).stdout)
 
     def wait(self, what: str, check: Callable[[], Any], timeout: float, interval: float = 2.0, dump_ns: str | None = None) -> Any:
         """Poll ``check`` until it returns a truthy value; on timeout fail with the namespace's
