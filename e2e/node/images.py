@@ -299,6 +299,17 @@ def product_builds(torch: bool = False, base_image: str = BASE_IMAGE) -> list[Im
     return builds
 
 
+def _check_disk(need_gb: float) -> None:
+    """Fail early, saying so, when Docker's disk cannot hold the builds."""
+    root = subprocess.run(["docker", "info", "--format", "{{.DockerRootDir}}"], capture_output=True, text=True)
+    path = Path(root.stdout.strip() or "/var/lib/docker")
+    while not path.exists():
+        path = path.parent
+    free = shutil.disk_usage(path).free / 2**30
+    if free < need_gb:
+        raise RuntimeError(f"{free:.1f} GiB free under {path}: the images need about {need_gb:.0f} GiB (free some disk)")
+
+
 def build_product_images(torch: bool = False, base: str | None = None) -> dict[str, str]:
     """Build every product and example image; returns tag -> image id.
 
@@ -306,6 +317,9 @@ def build_product_images(torch: bool = False, base: str | None = None) -> dict[s
     the build). A base image name (e.g. ``python:3.11-slim``, where Docker Hub is reachable):
     that base, and pip reaches the package index as it would for a user."""
     ensure_docker()
+    # Measured here: 6 GiB for the other images with their build stages; torch adds 12 (its
+    # CUDA wheels, the build stage and the image) and 3 of wheelhouse.
+    _check_disk(25.0 if torch else 8.0)
     extras = ("operator", "market", "worker", *(("torch",) if torch else ()))
     out: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
