@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-from .plan import ObservedSecret
+from .plan import DEFAULT_STORAGE_INITIALIZER_IMAGE, ObservedSecret
 from .workers import PodExtras, env
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
     "DOWNLOADS_DIR",
     "INITIALIZER_VOLUME",
     "INITIALIZER_NAME",
-    "DEFAULT_STORAGE_INITIALIZER_IMAGE",
     "REMOTE_SCHEMES",
     "is_remote",
     "is_s3",
@@ -51,9 +50,6 @@ DATA_PATH_PREFIX = "/home/data"
 DOWNLOADS_DIR = "/downloads"
 INITIALIZER_VOLUME = "sedna-storage-initializer"
 INITIALIZER_NAME = "storage-initializer"
-# Ours (images/storage-initializer.Dockerfile, the chart's tag): the init container runs
-# `python -m sedna.storage_initializer`, which Sedna's own initializer image does not have.
-DEFAULT_STORAGE_INITIALIZER_IMAGE = "sedna-py/storage-initializer:0.1.0"
 REMOTE_SCHEMES = ("http", "https", "s3", "obs")
 _S3_SCHEMES = ("s3", "obs")
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, InstanceOf
 from ..api import Resource
 
 __all__ = [
+    "DEFAULT_STORAGE_INITIALIZER_IMAGE",
     "WorkerPhase",
     "ObservedWorker",
     "ObservedDataset",
@@ -29,6 +30,9 @@ __all__ = [
 ]
 
 WorkerPhase = Literal["Pending", "Running", "Succeeded", "Failed", "Unknown"]
+# Ours (images/storage-initializer.Dockerfile, the chart's tag): the init container runs
+# `python -m sedna.storage_initializer`, which Sedna's own initializer image does not have.
+DEFAULT_STORAGE_INITIALIZER_IMAGE = "sedna-py/storage-initializer:0.1.0"
 
 
 class _Data(BaseModel):
@@ -108,7 +112,7 @@ class Observation(_Data):
         default_factory=dict, description="Secrets named by credentialName fields, by name (optional)."
     )
     storage_initializer_image: str = Field(
-        default="sedna-py/storage-initializer:0.1.0",
+        default=DEFAULT_STORAGE_INITIALIZER_IMAGE,
         description="Image of the init container that downloads remote (http, https, s3) URLs.",
     )
     inline_credentials: bool = Field(

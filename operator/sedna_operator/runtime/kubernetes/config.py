@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ...api.paths import DEFAULT_RELATIVE_PATH_ROOT
-from ...controllers.mounts import DEFAULT_STORAGE_INITIALIZER_IMAGE
+from ...controllers.plan import DEFAULT_STORAGE_INITIALIZER_IMAGE
 
 __all__ = ["OperatorConfig", "DEFAULT_STORAGE_INITIALIZER_IMAGE", "DEFAULT_KB_SERVER"]
 

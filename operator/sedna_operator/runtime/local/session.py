@@ -40,8 +40,6 @@ __all__ = [
 
 log = logging.getLogger("sedna.local")
 
-
-
 # How long workers of finished jobs (IL/LL inference finishing a stream) may run on.
 DEFAULT_DRAIN_SECONDS = 30.0
 SEDNA_HOST_ROOT = "/var/lib/sedna"

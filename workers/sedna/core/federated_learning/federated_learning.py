@@ -109,16 +109,18 @@ class FederatedLearning(JobBase):
         worker starts training from zero."""
         assert self.node is not None
         deadline = time.monotonic() + self.connect_timeout
+        resend = False
         while True:
             try:
+                if resend and update is not None:
+                    self.node.send(update, msg_type="update_weight", job_name=self.job_name)
                 return call()
             except (ConnectionError, OSError, ConnectionClosed) as err:
                 if time.monotonic() > deadline:
                     raise
                 self.log.warning("lost the aggregator (%s); reconnecting", err)
-                self.node.reconnect()
-                if update is not None:
-                    self.node.send(update, msg_type="update_weight", job_name=self.job_name)
+                self.node.reconnect()  # retries until CONNECT_TIMEOUT, then raises
+                resend = True
 
     def _model_results(self) -> list[Any] | None:
         """Save the model when a model path is configured; returns ``model_info`` for the report."""
