@@ -12,7 +12,10 @@ For each example, one at a time:
      observe + plan + apply) read from the operator pod's ``/metrics`` through the API server;
    - pod start: for every worker pod, creation -> its container started (kubelet, containerd,
      image, init container);
-2. local: ``sedna run -f`` of a copy of the example directory, wall clock to exit.
+2. with ``--loss``/``--delay-ms``: the cluster run again with the edge node's link shaped
+   (``--delay-ms`` needs tc netem, which this development machine's kernel lacks), and the
+   slowdown against the clean run;
+3. local: ``sedna run -f`` of a copy of the example directory, wall clock to exit.
 
 The LCs count dataset samples every 5 s on the cluster (the tests' chart values) and every 1 s
 under ``sedna run``; the ratio cluster/local compares across machines, the seconds do not.
@@ -67,8 +70,8 @@ def pod_start_seconds(e2e: E2E, ns: str) -> float:
     return total
 
 
-def on_cluster(e2e: E2E, example: str) -> dict[str, float]:
-    ns = f"bench-{example.replace('_', '-')}"
+def on_cluster(e2e: E2E, example: str, tag: str = "") -> dict[str, float]:
+    ns = f"bench-{tag}{example.replace('_', '-')}"
     e2e.stage_example(example, ns)
     before = reconcile_seconds(e2e)
     start = time.monotonic()
@@ -99,25 +102,41 @@ def local(example: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", default=",".join(EXAMPLES))
+    parser.add_argument("--loss", type=float, default=0.0, help="also run over an edge link losing this %% of packets")
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="also run over an edge link with this delay (tc netem)")
     args = parser.parse_args()
     examples = [e for e in args.examples.split(",") if e]
+    shaped = bool(args.loss or args.delay_ms)
     session = open_session()
+    how = ""
     try:
         session.e2e.install_chart(CHART_VALUES)
         rows = []
         for example in examples:
             cluster = on_cluster(session.e2e, example)
+            if shaped:
+                how = session.e2e.nodes.set_quality("edge-node", args.loss, args.delay_ms)
+                try:
+                    cluster["shaped"] = on_cluster(session.e2e, example, "shaped-")["cluster"]
+                finally:
+                    session.e2e.nodes.set_quality("edge-node")
             rows.append((example, cluster, local(example)))
             print(f"{example}: done", file=sys.stderr, flush=True)
     finally:
         session.teardown()
-    print(f"{'example':<22} {'apply->done':>12} {'sedna run':>10} {'ratio':>6} {'operator':>9} {'pod start':>10}")
+    extra = f" {'shaped':>8} {'slowdown':>9}" if shaped else ""
+    print(f"{'example':<22} {'apply->done':>12} {'sedna run':>10} {'ratio':>6} {'operator':>9} {'pod start':>10}{extra}")
     for example, cluster, local_s in rows:
-        print(
+        line = (
             f"{example:<22} {cluster['cluster']:>11.1f}s {local_s:>9.1f}s {cluster['cluster'] / local_s:>6.2f}"
             f" {cluster['operator']:>8.2f}s {cluster['pod start']:>9.1f}s"
         )
+        if shaped:
+            line += f" {cluster['shaped']:>7.1f}s {cluster['shaped'] / cluster['cluster']:>9.2f}"
+        print(line)
     print("operator: time in reconciles (observe + plan + apply); pod start: summed over the example's pods")
+    if shaped:
+        print(f"shaped: the edge link with {how}; slowdown: shaped / clean apply->done")
 
 
 if __name__ == "__main__":

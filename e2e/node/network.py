@@ -4,6 +4,7 @@ otherwise break (its FORWARD policy DROP silently blocks the pod bridges)."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -18,6 +19,7 @@ __all__ = [
     "setup_node_link",
     "teardown",
     "set_link",
+    "set_quality",
 ]
 
 _CHAIN = "SEDNA-NODE"
@@ -113,6 +115,43 @@ def set_link(node: NodeSpec, up: bool) -> None:
     run("ip", "link", "set", node.host_veth, "up" if up else "down")
     if up:
         run("ip", "route", "replace", node.pod_cidr, "via", node.ip, "dev", node.host_veth)
+
+
+_LOSS_RULES = (("raw", "PREROUTING", "-i"), ("mangle", "POSTROUTING", "-o"))
+
+
+def set_quality(node: NodeSpec, loss_percent: float = 0.0, delay_ms: float = 0.0) -> str:
+    """Make the node's link lossy and/or slow, each way (zeros restore it); returns how.
+
+    ``tc netem`` on both ends of the veth when the kernel has it. This machine's kernel has no
+    ``sch_netem`` ("Specified qdisc kind is unknown"): loss then falls back to an iptables
+    ``statistic`` match on the node's side, and a delay cannot be made (an error says so)."""
+    assert node.netns is not None
+    ends = ((None, node.host_veth), (node.netns, "eth0"))
+    for netns, dev in ends:
+        run("tc", "qdisc", "del", "dev", dev, "root", check=False, netns=netns)
+    _clear_loss_rules(node)
+    if not loss_percent and not delay_ms:
+        return "restored"
+    netem = ["netem", *(["delay", f"{delay_ms:g}ms"] if delay_ms else []), *(["loss", f"{loss_percent:g}%"] if loss_percent else [])]
+    failed = [run("tc", "qdisc", "replace", "dev", dev, "root", *netem, check=False, netns=netns) for netns, dev in ends]
+    if not any(p.returncode for p in failed):
+        return "netem " + " ".join(netem[1:])
+    for netns, dev in ends:
+        run("tc", "qdisc", "del", "dev", dev, "root", check=False, netns=netns)
+    if delay_ms:
+        raise RuntimeError(f"cannot delay the link: tc netem failed ({failed[0].stderr.strip()}); this kernel has no sch_netem")
+    for table, chain, direction in _LOSS_RULES:
+        run("iptables", "-t", table, "-A", chain, direction, "eth0", "-m", "statistic", "--mode", "random",
+            "--probability", f"{loss_percent / 100:.4f}", "-j", "DROP", netns=node.netns)
+    return f"iptables statistic loss {loss_percent:g}%"
+
+
+def _clear_loss_rules(node: NodeSpec) -> None:
+    for table, chain, _ in _LOSS_RULES:
+        for rule in run("iptables", "-t", table, "-S", chain, netns=node.netns).stdout.splitlines():
+            if rule.startswith(f"-A {chain} ") and "statistic" in rule:
+                run("iptables", "-t", table, "-D", *shlex.split(rule)[1:], netns=node.netns)
 
 
 def teardown(layout: Layout) -> None:

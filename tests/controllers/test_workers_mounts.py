@@ -54,6 +54,24 @@ def test_build_worker_policies_and_env_order() -> None:
     assert w3.pod["spec"]["shareProcessNamespace"] is False
 
 
+def test_node_bound_workers_ride_out_partitions() -> None:
+    """Pinned to a node, a worker is not evicted when the node becomes unreachable (it could only
+    be deleted); a template's own toleration for a taint is kept as it is."""
+    res = _ji()
+    extras = PodExtras()
+    bound = PodTemplateSpec.model_validate({"spec": {"nodeName": "edge-node", "containers": [{"name": "c", "image": "i"}],
+        "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
+                         "tolerationSeconds": 60}]}})
+    pod = build_worker(res, role="edge", template=bound, attempt=0, extras=extras, lc_server="x", template_hash="h").pod
+    assert pod["spec"]["tolerations"] == [
+        {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 60},
+        {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
+    ]
+    free = PodTemplateSpec.model_validate({"spec": {"containers": [{"name": "c", "image": "i"}]}})
+    pod = build_worker(res, role="cloud", template=free, attempt=0, extras=extras, lc_server="x", template_hash="h").pod
+    assert "tolerations" not in pod["spec"]  # a scheduled pod may be evicted and placed again
+
+
 def test_service() -> None:
     s = build_service(_ji(), "cloud", 5000)
     assert s.name == "helmet-detection-inference-example-cloud"

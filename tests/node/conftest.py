@@ -17,6 +17,7 @@ from tests.support.node import E2E, open_session
 CHART_VALUES: dict[str, Any] = {"lc": {"datasetPollSeconds": 5}}
 
 TIMINGS: dict[str, float] = {}
+COUNTS: dict[str, int] = {}
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +26,7 @@ def e2e() -> Iterator[E2E]:
     session = open_session()
     try:
         TIMINGS.update(session.e2e.timings)
-        session.e2e.timings = TIMINGS
+        session.e2e.timings, session.e2e.counts = TIMINGS, COUNTS
         values = dict(CHART_VALUES)
         if session.images_digest:
             stamp = {"podAnnotations": {"sedna.io/e2e-images": session.images_digest}}
@@ -42,4 +43,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if TIMINGS:
         terminalreporter.write_sep("-", "real-node tier: stage durations")
         for name, seconds in TIMINGS.items():
-            terminalreporter.write_line(f"{name:>40}: {seconds:6.1f}s")
+            terminalreporter.write_line(f"{name:>50}: {seconds:6.1f}s")
+    if COUNTS:
+        terminalreporter.write_sep("-", "real-node tier: counts")
+        for name, value in COUNTS.items():
+            terminalreporter.write_line(f"{name:>50}: {value:6d}")

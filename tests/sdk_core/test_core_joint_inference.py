@@ -11,6 +11,7 @@ import pytest
 
 from sedna.core.base import wait_until
 from sedna.core.joint_inference import BigModelService, JointInference
+from sedna.core.joint_inference.joint_inference import CloudBreaker
 from tests.sdk_core.conftest import free_port
 from tests.sdk_core.sdk_models import ProbaEstimator, SoftmaxEstimator, load_digits_xy, trained
 
@@ -98,6 +99,55 @@ def test_cloud_down_falls_back_to_edge_and_counts(monkeypatch):
         np.testing.assert_array_equal(res, edge_res)
     assert ji.lc_reporter.cloud_failure_number == 3
     assert ji.lc_reporter.owner_info()["cloudFailureNumber"] == 3
+    ji.lc_reporter.stop()
+
+
+def test_cloud_breaker_skips_the_cloud_after_a_failure_then_probes() -> None:
+    now = [100.0]
+    breaker = CloudBreaker(retry=5, max_retry=12, clock=lambda: now[0])
+    assert breaker.allow()
+    assert breaker.failed() == 5 and not breaker.allow()
+    now[0] += 4.9
+    assert not breaker.allow()
+    now[0] += 0.1
+    assert breaker.allow()  # one probe
+    assert breaker.failed() == 10  # it failed too: twice as long
+    now[0] += 10
+    assert breaker.failed() == 12  # capped
+    now[0] += 12
+    assert breaker.allow() and breaker.succeeded() and breaker.allow()
+    assert breaker.failed() == 5  # a success resets the backoff
+    assert not CloudBreaker().succeeded()  # closing a closed breaker says so
+
+
+def test_partitioned_edge_calls_the_cloud_once_per_backoff(monkeypatch):
+    """Cloud unreachable: the first hard example tries it, the next ones within the backoff are
+    answered at the edge at once (each counted as a cloud failure), then a probe succeeds."""
+    monkeypatch.setenv("SERVICE_NAME", "ji-partition")
+    monkeypatch.setenv("LC_SERVER", f"http://127.0.0.1:{free_port()}")
+    ji = JointInference(estimator=trained(ProbaEstimator, n=100, epochs=2), hard_example_mining={"method": "CloudOnly"})
+    calls: list[int] = []
+    up = [False]
+
+    def cloud(x, **_):
+        calls.append(1)
+        if not up[0]:
+            raise httpx.ConnectError("no route to host")
+        return {"result": [7]}
+
+    monkeypatch.setattr(ji.cloud, "inference", cloud)
+    now = [0.0]
+    ji.breaker.clock = lambda: now[0]
+    x, _ = load_digits_xy()
+    for _ in range(4):
+        ji.inference(x[:1])
+    assert len(calls) == 1 and ji.lc_reporter.cloud_failure_number == 4
+    up[0] = True
+    now[0] += 5
+    _, res, _, cloud_res = ji.inference(x[:1])
+    assert len(calls) == 2 and cloud_res == [7] and res == [7]
+    ji.inference(x[:1])
+    assert len(calls) == 3 and ji.lc_reporter.cloud_failure_number == 4
     ji.lc_reporter.stop()
 
 

@@ -50,6 +50,14 @@ class NodeAccess:
         """SIGKILL the container's processes from the node (a crash, not a graceful stop)."""
         raise NotImplementedError
 
+    def set_link(self, node: str, up: bool) -> None:
+        """Cut or restore the node's network link to the rest of the cluster."""
+        raise NotImplementedError
+
+    def set_quality(self, node: str, loss_percent: float = 0.0, delay_ms: float = 0.0) -> str:
+        """Make the node's link lossy and/or slow (zeros restore it); returns how it was done."""
+        raise NotImplementedError
+
 
 class LocalNodes(NodeAccess):
     """The e2e/node cluster: every node's filesystem is on this host (edge-node's private
@@ -73,6 +81,16 @@ class LocalNodes(NodeAccess):
     def remove(self, node: str, path: str) -> None:
         shutil.rmtree(self._host(node, path), ignore_errors=True)
 
+    def set_link(self, node: str, up: bool) -> None:
+        from e2e.node import network
+
+        network.set_link(self.cluster.layout.node(node), up)
+
+    def set_quality(self, node: str, loss_percent: float = 0.0, delay_ms: float = 0.0) -> str:
+        from e2e.node import network
+
+        return network.set_quality(self.cluster.layout.node(node), loss_percent, delay_ms)
+
     def kill_container(self, node: str, container_id: str) -> None:
         proc = self.cluster.ctr(self.cluster.layout.node(node), "tasks", "kill", "--all", "--signal", "SIGKILL", container_id)
         if proc.returncode != 0:
@@ -85,6 +103,7 @@ class KindNodes(NodeAccess):
     def __init__(self, nodes: dict[str, str]) -> None:
         self.containers = nodes  # node name -> docker container
         self.nodes = tuple(nodes)
+        self._ips: dict[str, str] = {}
 
     def _docker(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["docker", *args], capture_output=True, text=True, check=True, timeout=300)
@@ -101,6 +120,26 @@ class KindNodes(NodeAccess):
     def remove(self, node: str, path: str) -> None:
         self._docker("exec", self.containers[node], "rm", "-rf", path)
 
+    def set_link(self, node: str, up: bool) -> None:
+        # The node container leaves (and rejoins, at its address) kind's Docker network.
+        container = self.containers[node]
+        if not up:
+            self._ips[node] = self._docker(
+                "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", container
+            ).stdout.strip()
+            self._docker("network", "disconnect", "kind", container)
+        else:
+            self._docker("network", "connect", "--ip", self._ips[node], "kind", container)
+
+    def set_quality(self, node: str, loss_percent: float = 0.0, delay_ms: float = 0.0) -> str:
+        container = self.containers[node]
+        subprocess.run(["docker", "exec", container, "tc", "qdisc", "del", "dev", "eth0", "root"], capture_output=True)
+        if not loss_percent and not delay_ms:
+            return "restored"
+        netem = [*(["delay", f"{delay_ms:g}ms"] if delay_ms else []), *(["loss", f"{loss_percent:g}%"] if loss_percent else [])]
+        self._docker("exec", container, "tc", "qdisc", "replace", "dev", "eth0", "root", "netem", *netem)
+        return "netem " + " ".join(netem)
+
     def kill_container(self, node: str, container_id: str) -> None:
         self._docker("exec", self.containers[node], "ctr", "-n", "k8s.io", "tasks", "kill", "--all", "--signal", "SIGKILL", container_id)
 
@@ -113,6 +152,7 @@ class E2E:
     nodes: NodeAccess
     work: Path
     timings: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)

@@ -200,6 +200,8 @@ def build_worker(
     # PID 1 ignores SIGTERM, and a deleted worker went on working (reporting, loading models)
     # for the whole grace period on a real node. A template may still say otherwise.
     spec.setdefault("shareProcessNamespace", True)
+    if spec.get("nodeName"):
+        spec["tolerations"] = _tolerate_partitions(spec.get("tolerations") or [])
     if extras.host_network:
         spec["hostNetwork"] = True
         # Host-network pods resolve cluster names (<job>-aggregation.<ns>) only with this policy.
@@ -217,6 +219,22 @@ def build_worker(
         "spec": spec,
     }
     return WorkerPlan(name=name, role=wtype, pod=pod, template_hash=template_hash)
+
+
+# Taints the node lifecycle controller puts on a node whose kubelet stops answering.
+PARTITION_TAINTS = ("node.kubernetes.io/unreachable", "node.kubernetes.io/not-ready")
+
+
+def _tolerate_partitions(tolerations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A worker bound to its node (``nodeName``) cannot move: evicting it after 300 s of an
+    unreachable node only deletes it, and an edge node cut from the cloud must go on serving
+    (what KubeEdge's edge autonomy gives Sedna). Tolerate those taints for ever, unless the
+    template says how long."""
+    out = [dict(t) for t in tolerations]
+    for key in PARTITION_TAINTS:
+        if not any(t.get("key") == key and t.get("effect") in (None, "", "NoExecute") for t in out):
+            out.append({"key": key, "operator": "Exists", "effect": "NoExecute"})
+    return out
 
 
 def build_service(resource: Resource[Any, Any], worker_type: str, port: int) -> ServicePlan:

@@ -217,7 +217,8 @@ class ModelClient:
         self.server_name = f"{service_name}{version}"
         self.endpoint = f"{protocol}://{host}:{port}/{service_name}"
         self.timeout = timeout
-        self._client = httpx.Client(timeout=timeout)
+        # A cloud that cannot be reached should fail fast; a slow answer may take `timeout`.
+        self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
 
     def check_server_status(self) -> Any:
         return self._client.get(self.endpoint).json()

@@ -15,7 +15,7 @@ from sedna.core.base import JobBase, K8sResourceKind, resolve_callback
 from sedna.service.client import ModelClient
 from sedna.service.server.inference import InferenceServer
 
-__all__ = ["JointInference", "BigModelService", "TSBigModelService", "InferenceReporter"]
+__all__ = ["JointInference", "BigModelService", "TSBigModelService", "InferenceReporter", "CloudBreaker"]
 
 MINING_THEN_INFERENCE = "mining-then-inference"
 INFERENCE_THEN_MINING = "inference-then-mining"
@@ -33,6 +33,36 @@ def get_host_ip() -> str:
 
 def _as_json_data(data: Any) -> Any:
     return data.tolist() if isinstance(data, np.ndarray) else data
+
+
+class CloudBreaker:
+    """When the cloud fails, stop asking it for a while: a partitioned edge otherwise pays a
+    connect (and DNS) timeout for every hard example. After a failure the cloud is skipped for
+    ``retry`` seconds (doubling up to ``max_retry``); then one call probes it, and a success
+    closes the breaker. ``clock`` is injectable for tests."""
+
+    def __init__(self, retry: float = 5.0, max_retry: float = 60.0, clock: Any = time.monotonic) -> None:
+        self.retry = self.initial = max(0.0, retry)
+        self.max_retry = max(retry, max_retry)
+        self.clock = clock
+        self.open_until: float | None = None
+
+    def allow(self) -> bool:
+        """Whether to call the cloud now."""
+        return self.open_until is None or self.clock() >= self.open_until
+
+    def failed(self) -> float:
+        """Record a failed call; returns how long the cloud is now skipped."""
+        wait = self.retry
+        self.open_until = self.clock() + wait
+        self.retry = min(self.retry * 2, self.max_retry) if self.retry else 0.0
+        return wait
+
+    def succeeded(self) -> bool:
+        """Record a successful call; True when it closed an open breaker."""
+        was_open = self.open_until is not None
+        self.open_until, self.retry = None, self.initial
+        return was_open
 
 
 class InferenceReporter(threading.Thread):
@@ -102,6 +132,11 @@ class JointInference(JobBase):
     :param estimator: the little model.
     :param hard_example_mining: ``{"method": alias, "param": {...}}`` (default: ``HEM_NAME`` /
         ``HEM_PARAMETERS``), or a ready filter callable.
+
+    When the cloud fails, hard examples are answered at the edge without calling it for
+    ``CLOUD_RETRY_SECONDS`` (default 5, doubling up to ``CLOUD_RETRY_MAX_SECONDS``, 60), then one
+    call probes it again
+    (:class:`CloudBreaker`); a partitioned edge keeps its pace, and collaboration resumes on its own.
     """
 
     job_kind_default = K8sResourceKind.JOINT_INFERENCE_SERVICE
@@ -114,6 +149,10 @@ class JointInference(JobBase):
         self.port = int(self.get_parameters("BIG_MODEL_PORT", "5000"))
         self.mining_mode = str(self.get_parameters("MINING_MODE", INFERENCE_THEN_MINING)).lower()
         self.cloud_timeout = float(self.get_parameters("BIG_MODEL_TIMEOUT", "30"))
+        self.breaker = CloudBreaker(
+            float(self.get_parameters("CLOUD_RETRY_SECONDS", "5")),
+            float(self.get_parameters("CLOUD_RETRY_MAX_SECONDS", "60")),
+        )
         self.cloud = ModelClient(
             service_name=self.job_name, host=self.remote_ip, port=self.port, timeout=self.cloud_timeout
         )
@@ -140,13 +179,22 @@ class JointInference(JobBase):
             self._loaded = True
 
     def _cloud_inference(self, data: Any, **kwargs: Any) -> tuple[bool, Any]:
-        try:
-            response = self.cloud.inference(_as_json_data(data), **kwargs)
-            return True, response.get("result")
-        except Exception as err:
-            self.log.error("cloud inference failed, serving the edge result: %s", err)
+        """The cloud's answer, or (False, None) when it failed or is being skipped after a
+        failure (see :class:`CloudBreaker`); either way the hard example counts as a cloud
+        failure (the edge result is served)."""
+        if not self.breaker.allow():
             self.lc_reporter.update_for_cloud_failure()
             return False, None
+        try:
+            response = self.cloud.inference(_as_json_data(data), **kwargs)
+        except Exception as err:
+            wait = self.breaker.failed()
+            self.log.error("cloud inference failed, serving edge results for %.0fs: %s", wait, err)
+            self.lc_reporter.update_for_cloud_failure()
+            return False, None
+        if self.breaker.succeeded():
+            self.log.warning("cloud reachable again: hard examples go to the cloud")
+        return True, response.get("result")
 
     def _is_hard(self, result: Any) -> bool:
         if self.hard_example_mining_algorithm is None:
