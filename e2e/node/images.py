@@ -56,6 +56,9 @@ log = logging.getLogger("sedna.e2e.images")
 
 REPO = Path(__file__).resolve().parents[2]
 BASE_IMAGE = "sedna-local/python:3.11-bookworm"
+# Set on every image built here, so that the stale ones (superseded by a rebuild) are found
+# and pruned without touching anyone else's images.
+BUILD_LABEL = "io.sedna-py.build"
 DEBIAN_MIRROR = os.environ.get("SEDNA_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 
 
@@ -222,18 +225,36 @@ class ImageBuild:
     build_args: dict[str, str] = field(default_factory=dict)
     pip: bool = True  # installs from the wheelhouse
 
+    @property
+    def build_stage_tag(self) -> str | None:
+        """The tag its ``build`` stage is kept under, for multi-stage Dockerfiles.
+
+        The legacy builder leaves a multi-stage build's first stage as an untagged image: the
+        build cache of the next build, but indistinguishable from a stale one. Tagged, every
+        untagged image of ours is stale and can be pruned."""
+        if " AS build" not in self.dockerfile.read_text():
+            return None
+        return f"{self.tags[0]}-build"
+
     def run(self, find_links: str | None) -> float:
         args = dict(self.build_args)
         if self.pip and find_links:
             args.update(PIP_FIND_LINKS=find_links, PIP_NO_INDEX="1")
-        argv = ["docker", "build", "--network", "host", "-f", str(self.dockerfile)]
-        for tag in self.tags:
-            argv += ["-t", tag]
+        argv = ["docker", "build", "--network", "host", "--label", f"{BUILD_LABEL}={self.name}"]
+        argv += ["-f", str(self.dockerfile)]
         for key, value in args.items():
             argv += ["--build-arg", f"{key}={value}"]
+        env = {**os.environ, "DOCKER_BUILDKIT": "0"}
+        logs = cache_dir() / "logs"
         start = time.monotonic()
-        _run([*argv, str(REPO)], log_file=cache_dir() / "logs" / f"build-{self.name}.log",
-             env={**os.environ, "DOCKER_BUILDKIT": "0"})
+        if self.build_stage_tag:
+            stage = [*argv, "--target", "build", "-t", self.build_stage_tag, str(REPO)]
+            _run(stage, log_file=logs / f"build-{self.name}-stage.log", env=env)
+        final = list(argv)
+        for tag in self.tags:
+            final += ["-t", tag]
+        # The build stage again, all from cache: one image, two tags' worth of steps.
+        _run([*final, str(REPO)], log_file=logs / f"build-{self.name}.log", env=env)
         took = time.monotonic() - start
         _say(f"built {', '.join(self.tags)} in {took:.0f}s")
         return took
@@ -299,13 +320,52 @@ def product_builds(torch: bool = False, base_image: str = BASE_IMAGE) -> list[Im
     return builds
 
 
-def _check_disk(need_gb: float) -> None:
-    """Fail early, saying so, when Docker's disk cannot hold the builds."""
+def _docker_root() -> Path:
     root = subprocess.run(["docker", "info", "--format", "{{.DockerRootDir}}"], capture_output=True, text=True)
     path = Path(root.stdout.strip() or "/var/lib/docker")
     while not path.exists():
         path = path.parent
-    free = shutil.disk_usage(path).free / 2**30
+    return path
+
+
+def _free_gb(path: Path) -> float:
+    return shutil.disk_usage(path).free / 2**30
+
+
+def prune_stale() -> None:
+    """Remove the images of ours that a rebuild superseded (untagged, labelled ``BUILD_LABEL``).
+
+    Every source change makes new images (the worker-torch one is 6 GB); without this, a
+    machine that runs the tests daily fills its disk within days."""
+    subprocess.run(
+        ["docker", "image", "prune", "--force", "--filter", f"label={BUILD_LABEL}"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+
+
+def _need_gb(torch: bool) -> float:
+    """Disk the builds may take, from what is already here (measured: the three product images
+    and their build stages about 6 GiB; worker-torch's build stage 6.2 and its image 6.2;
+    its wheels 3)."""
+    need = 8.0
+    if torch:
+        version = chart_version()
+        need += 7.0 if _image_id(f"sedna-py/worker-torch:{version}-build") else 13.0
+        if not any((cache_dir() / "wheels").glob("*/torch-*.whl")):
+            need += 3.5
+    return need
+
+
+def _check_disk(need_gb: float) -> None:
+    """Fail early, saying so, when Docker's disk cannot hold the builds.
+
+    Short of room, untagged images are pruned first (only those that nothing references:
+    the build cache of superseded builds, ours or not), and the check is made again."""
+    path = _docker_root()
+    if _free_gb(path) < need_gb:
+        _say(f"{_free_gb(path):.1f} GiB free under {path}, {need_gb:.0f} needed: pruning untagged images")
+        subprocess.run(["docker", "image", "prune", "--force"], capture_output=True, text=True, timeout=600)
+    free = _free_gb(path)
     if free < need_gb:
         raise RuntimeError(f"{free:.1f} GiB free under {path}: the images need about {need_gb:.0f} GiB (free some disk)")
 
@@ -317,9 +377,8 @@ def build_product_images(torch: bool = False, base: str | None = None) -> dict[s
     the build). A base image name (e.g. ``python:3.11-slim``, where Docker Hub is reachable):
     that base, and pip reaches the package index as it would for a user."""
     ensure_docker()
-    # Measured here: 6 GiB for the other images with their build stages; torch adds 12 (its
-    # CUDA wheels, the build stage and the image) and 3 of wheelhouse.
-    _check_disk(25.0 if torch else 8.0)
+    prune_stale()
+    _check_disk(_need_gb(torch))
     extras = ("operator", "market", "worker", *(("torch",) if torch else ()))
     out: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
@@ -331,6 +390,7 @@ def build_product_images(torch: bool = False, base: str | None = None) -> dict[s
             build.run(url)
             for tag in build.tags:
                 out[tag] = _image_id(tag) or ""
+    prune_stale()
     return out
 
 

@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from tests.support.node import CHART_NAMESPACE, E2E
+from tests.support.node import CHART_NAMESPACE, E2E, fl_rounds, manifest, set_env
 
 TIMEOUT = 420.0
 
@@ -92,8 +92,7 @@ def test_lc_deleted_while_a_worker_reports_loses_no_report(e2e: E2E) -> None:
 
     def slow_stream(docs: list[dict[str, Any]]) -> None:
         # The edge worker infers one digit every 0.1 s (30 s in all) and reports every 2 s.
-        ji = next(d for d in docs if d["kind"] == "JointInferenceService")
-        ji["spec"]["edgeWorker"]["template"]["spec"]["containers"][0]["env"].append({"name": "interval", "value": "0.1"})
+        set_env(manifest(docs, "JointInferenceService")["spec"]["edgeWorker"]["template"], "interval", "0.1")
 
     e2e.apply_example("joint_inference", ns, edit=slow_stream)
 
@@ -157,16 +156,7 @@ def test_killed_aggregator_is_restarted_and_rounds_continue(e2e: E2E) -> None:
     rounds = 20
     e2e.stage_example("federated_learning", ns)
 
-    def longer(docs: list[dict[str, Any]]) -> None:
-        job = next(d for d in docs if d["kind"] == "FederatedLearningJob")
-        agg = job["spec"]["aggregationWorker"]["template"]["spec"]["containers"][0]
-        next(e for e in agg["env"] if e["name"] == "exit_round")["value"] = str(rounds)
-        for worker in job["spec"]["trainingWorkers"]:
-            for env in worker["template"]["spec"]["containers"][0]["env"]:
-                if env["name"] == "epochs":
-                    env["value"] = "300"
-
-    e2e.apply_example("federated_learning", ns, edit=longer)
+    e2e.apply_example("federated_learning", ns, edit=lambda docs: fl_rounds(docs, rounds, epochs=300))
 
     def some_rounds() -> dict[str, Any] | None:
         status = e2e.json("-n", ns, "get", "fl", "digits-fedavg").get("status") or {}
