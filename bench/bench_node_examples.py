@@ -13,8 +13,7 @@ For each example, one at a time:
    - pod start: for every worker pod, creation -> its container started (kubelet, containerd,
      image, init container);
 2. with ``--loss``/``--delay-ms``: the cluster run again with the edge node's link shaped
-   (``--delay-ms`` needs tc netem, which this development machine's kernel lacks), and the
-   slowdown against the clean run;
+   (each way: iptables loss, the NFQUEUE delay line), and the slowdown against the clean run;
 3. local: ``sedna run -f`` of a copy of the example directory, wall clock to exit.
 
 The LCs count dataset samples every 5 s on the cluster (the tests' chart values) and every 1 s
@@ -103,7 +102,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", default=",".join(EXAMPLES))
     parser.add_argument("--loss", type=float, default=0.0, help="also run over an edge link losing this %% of packets")
-    parser.add_argument("--delay-ms", type=float, default=0.0, help="also run over an edge link with this delay (tc netem)")
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="also run over an edge link with this delay, each way (ms)")
     args = parser.parse_args()
     examples = [e for e in args.examples.split(",") if e]
     shaped = bool(args.loss or args.delay_ms)

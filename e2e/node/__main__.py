@@ -80,16 +80,17 @@ def link(
     node: str = typer.Argument("edge-node"),
     state: str = typer.Argument(..., help="up or down"),
     loss: float = typer.Option(0.0, help="With up: drop this % of the packets each way (0: none)."),
-    delay: float = typer.Option(0.0, help="With up: delay each packet by this many ms (needs tc netem)."),
+    delay: float = typer.Option(0.0, help="With up: delay each packet by this many ms, each way (an NFQUEUE delay line)."),
 ) -> None:
     """Cut (down) or restore (up) a node's network link to the host, optionally lossy or slow."""
     if state not in ("up", "down"):
         raise typer.BadParameter("state must be up or down")
-    spec = _cluster().layout.node(node)
+    cluster = _cluster()
+    spec = cluster.layout.node(node)
     if spec.netns is None:
         raise typer.BadParameter(f"{node} shares the host's network: it has no link to cut")
     network.set_link(spec, state == "up")
-    typer.echo(network.set_quality(spec, loss, delay) if state == "up" else "link down")
+    typer.echo(cluster.set_quality(spec, loss, delay) if state == "up" else "link down")
 
 
 if __name__ == "__main__":

@@ -327,6 +327,10 @@ class Cluster:
         with ThreadPoolExecutor(max_workers=len(self.layout.nodes)) as pool:
             list(pool.map(lambda node: self.import_images(node, archive), self.layout.nodes))
 
+    def set_quality(self, node: NodeSpec, loss_percent: float = 0.0, delay_ms: float = 0.0) -> str:
+        """A lossy and/or slow link for ``node`` (zeros restore it): :func:`network.set_quality`."""
+        return network.set_quality(node, self.daemons, loss_percent, delay_ms)
+
     def images(self, node: NodeSpec) -> list[str]:
         out = self.ctr(node, "images", "list", "--quiet").stdout.split()
         return [ref for ref in out if not ref.startswith("sha256:")]

@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import shlex
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 from .layout import CLUSTER_CIDR, Layout, NodeSpec
+from .processes import Daemons
+
+REPO = Path(__file__).resolve().parents[2]
 
 __all__ = [
     "run",
@@ -118,39 +123,63 @@ def set_link(node: NodeSpec, up: bool) -> None:
 
 
 _LOSS_RULES = (("raw", "PREROUTING", "-i"), ("mangle", "POSTROUTING", "-o"))
+# After the loss rules (raw comes before mangle; in mangle POSTROUTING they are appended first).
+_DELAY_RULES = (("mangle", "PREROUTING", "-i"), ("mangle", "POSTROUTING", "-o"))
 
 
-def set_quality(node: NodeSpec, loss_percent: float = 0.0, delay_ms: float = 0.0) -> str:
+# The NFQUEUE number of the delay line (one per node namespace: each namespace has its own queues).
+DELAY_QUEUE = 7
+
+
+def set_quality(node: NodeSpec, daemons: Daemons, loss_percent: float = 0.0, delay_ms: float = 0.0) -> str:
     """Make the node's link lossy and/or slow, each way (zeros restore it); returns how.
 
-    ``tc netem`` on both ends of the veth when the kernel has it. This machine's kernel has no
-    ``sch_netem`` ("Specified qdisc kind is unknown"): loss then falls back to an iptables
-    ``statistic`` match on the node's side, and a delay cannot be made (an error says so)."""
+    Both are made inside the node's network namespace, on its end of the veth, with what this
+    machine's kernel has (it has no ``sch_netem``, so ``tc netem`` is not an option): loss by an
+    iptables ``statistic`` match dropping packets at random, delay by iptables ``NFQUEUE``
+    handing every packet to :mod:`e2e.node.delayline`, which lets it go ``delay_ms`` later.
+    A packet is dropped before it is queued, so the two compose as netem's ``delay``+``loss``."""
     assert node.netns is not None
-    ends = ((None, node.host_veth), (node.netns, "eth0"))
-    for netns, dev in ends:
-        run("tc", "qdisc", "del", "dev", dev, "root", check=False, netns=netns)
-    _clear_loss_rules(node)
+    name = f"{node.name}-delayline"
+    daemons.stop(name)
+    _clear_quality_rules(node)
     if not loss_percent and not delay_ms:
         return "restored"
-    netem = ["netem", *(["delay", f"{delay_ms:g}ms"] if delay_ms else []), *(["loss", f"{loss_percent:g}%"] if loss_percent else [])]
-    failed = [run("tc", "qdisc", "replace", "dev", dev, "root", *netem, check=False, netns=netns) for netns, dev in ends]
-    if not any(p.returncode for p in failed):
-        return "netem " + " ".join(netem[1:])
-    for netns, dev in ends:
-        run("tc", "qdisc", "del", "dev", dev, "root", check=False, netns=netns)
+    how = []
+    if loss_percent:
+        for table, chain, direction in _LOSS_RULES:
+            run("iptables", "-t", table, "-A", chain, direction, "eth0", "-m", "statistic", "--mode", "random",
+                "--probability", f"{loss_percent / 100:.4f}", "-j", "DROP", netns=node.netns)
+        how.append(f"iptables statistic loss {loss_percent:g}%")
     if delay_ms:
-        raise RuntimeError(f"cannot delay the link: tc netem failed ({failed[0].stderr.strip()}); this kernel has no sch_netem")
-    for table, chain, direction in _LOSS_RULES:
-        run("iptables", "-t", table, "-A", chain, direction, "eth0", "-m", "statistic", "--mode", "random",
-            "--probability", f"{loss_percent / 100:.4f}", "-j", "DROP", netns=node.netns)
-    return f"iptables statistic loss {loss_percent:g}%"
+        argv = [sys.executable, "-m", "e2e.node.delayline", "--queue", str(DELAY_QUEUE), "--delay-ms", f"{delay_ms:g}"]
+        daemons.start(name, argv, env={"PYTHONPATH": str(REPO)}, prefix=in_netns(node.netns), exe=sys.executable)
+        _wait_bound(daemons, name)
+        for table, chain, direction in _DELAY_RULES:
+            # --queue-bypass: should the delay line die, packets pass instead of being dropped.
+            run("iptables", "-t", table, "-A", chain, direction, "eth0", "-j", "NFQUEUE",
+                "--queue-num", str(DELAY_QUEUE), "--queue-bypass", netns=node.netns)
+        how.append(f"NFQUEUE delay {delay_ms:g} ms")
+    return ", ".join(how) + " each way"
 
 
-def _clear_loss_rules(node: NodeSpec) -> None:
-    for table, chain, _ in _LOSS_RULES:
+def _wait_bound(daemons: Daemons, name: str, timeout: float = 10.0) -> None:
+    """The delay line logs once it is bound to its queue; rules queueing to nobody would pass
+    packets undelayed (bypass), silently."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if "delaying NFQUEUE" in daemons.log(name).read_text(errors="replace").rsplit("\n=== ", 1)[-1]:
+            return
+        if not daemons.running(name):
+            break
+        time.sleep(0.1)
+    raise RuntimeError(f"the delay line did not start:\n{daemons.log(name).read_text(errors='replace')[-2000:]}")
+
+
+def _clear_quality_rules(node: NodeSpec) -> None:
+    for table, chain, _ in (*_LOSS_RULES, *_DELAY_RULES):
         for rule in run("iptables", "-t", table, "-S", chain, netns=node.netns).stdout.splitlines():
-            if rule.startswith(f"-A {chain} ") and "statistic" in rule:
+            if rule.startswith(f"-A {chain} ") and ("statistic" in rule or "NFQUEUE" in rule):
                 run("iptables", "-t", table, "-D", *shlex.split(rule)[1:], netns=node.netns)
 
 

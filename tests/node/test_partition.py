@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
+import statistics
 import subprocess
 import time
 from typing import Any
 
-from tests.support.node import E2E
+from tests.support.node import E2E, fl_rounds, manifest, set_env
 
 PARTITION = float(os.environ.get("SEDNA_E2E_PARTITION_SECONDS", "60"))
 SPOOL = "/var/lib/sedna/lc/lc-status-spool.jsonl"  # the chart's lc.dataDir + the LC's spool file
@@ -33,43 +35,58 @@ def _metrics(e2e: E2E, ns: str) -> dict[str, float]:
     return {m["key"]: float(m["value"]) for m in status.get("metrics") or []}
 
 
+def _ready(e2e: E2E, ns: str) -> tuple[str, str] | None:
+    conditions = e2e.json("-n", ns, "get", "ji", "digits-ji")["status"].get("conditions") or []
+    ready = next((c for c in conditions if c["type"] == "Ready"), None)
+    return (ready["status"], ready["reason"]) if ready else None
+
+
 def test_joint_inference_through_a_partition(e2e: E2E) -> None:
     ns = "e2e-partition-ji"
     e2e.stage_example("joint_inference", ns)
-    stream_seconds = PARTITION + 60  # the stream outlasts the partition by a minute
+    stream_seconds = PARTITION + 90  # the stream outlasts the partition (and its Ready wait)
 
     def slow_stream(docs: list[dict[str, Any]]) -> None:
-        ji = next(d for d in docs if d["kind"] == "JointInferenceService")
-        env = ji["spec"]["edgeWorker"]["template"]["spec"]["containers"][0]["env"]
-        env.append({"name": "interval", "value": f"{stream_seconds / 300:.3f}"})
+        edge = manifest(docs, "JointInferenceService")["spec"]["edgeWorker"]["template"]
+        set_env(edge, "interval", f"{stream_seconds / 300:.3f}")
         # Probe the cloud every 2 s, at most 10 s apart, during the partition (default 5..60 s).
-        env.append({"name": "CLOUD_RETRY_SECONDS", "value": "2"})
-        env.append({"name": "CLOUD_RETRY_MAX_SECONDS", "value": "10"})
+        set_env(edge, "CLOUD_RETRY_SECONDS", "2")
+        set_env(edge, "CLOUD_RETRY_MAX_SECONDS", "10")
 
     e2e.apply_example("joint_inference", ns, edit=slow_stream)
     e2e.wait("a first report of the edge worker", lambda: _metrics(e2e, ns).get("inferenceNumber", 0) > 0, 180,
              interval=0.5, dump_ns=ns)  # fmt: skip
     (edge,) = e2e.json("-n", ns, "get", "pods", "-l", "jointinferenceservice.sedna.io/worker-type=edge")["items"]
     worker = edge["metadata"]["name"]
+    e2e.wait("the service Ready", lambda: _ready(e2e, ns) == ("True", "WorkersReady"), 60, dump_ns=ns)
     before = _metrics(e2e, ns)
 
     e2e.nodes.set_link(EDGE, False)
     cut = time.monotonic()
     spooled = 0
+    # The service stops being Ready once the node lifecycle controller marks the edge pod not
+    # ready (node-monitor-grace-period after the last heartbeat): a long partition waits for it.
+    want_not_ready = PARTITION >= 45
+    not_ready = False
     try:
-        while time.monotonic() - cut < PARTITION:
+        while (elapsed := time.monotonic() - cut) < PARTITION or (want_not_ready and not not_ready and elapsed < PARTITION + 30):
             spooled = max(spooled, _spooled(e2e))
+            not_ready = not_ready or _ready(e2e, ns) == ("False", "EdgeWorkerNotReady")
             time.sleep(2)
         # The control plane has lost the edge node meanwhile...
         node = e2e.json("get", "node", EDGE)
         ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
         assert ready["status"] != "True" or PARTITION < 45, ready
+        # ...and so the service was not Ready: its edge worker's pod was marked not ready.
+        assert not_ready or not want_not_ready, _ready(e2e, ns)
         # ...and heard nothing from the edge worker.
         assert _metrics(e2e, ns)["inferenceNumber"] <= before["inferenceNumber"] + 20
     finally:
         e2e.nodes.set_link(EDGE, True)
     healed = time.monotonic()
     assert spooled > 0, "the edge LC spooled no report while the API server was unreachable"
+    # Ready again on its own once the kubelet is heard from (the stream runs a minute longer).
+    e2e.wait("the service Ready again", lambda: _ready(e2e, ns) == ("True", "WorkersReady"), 50, dump_ns=ns)
 
     def edge_done() -> dict[str, Any] | None:
         pods = e2e.json("-n", ns, "get", "pods", "-l", "jointinferenceservice.sedna.io/worker-type=edge")["items"]
@@ -98,7 +115,7 @@ def test_joint_inference_through_a_partition(e2e: E2E) -> None:
     report = e2e.json("-n", ns, "get", "ji", "digits-ji")["status"]["reports"][worker]
     assert report["sequence"] >= spooled
     assert re.search(r"cloud inference failed, serving edge results for \d+s", log)
-    e2e.timings["partition: link cut"] = PARTITION
+    e2e.timings["partition: link cut"] = healed - cut
     e2e.timings["partition: healed -> stream done"] = time.monotonic() - healed
     e2e.counts["partition: status patches spooled at the edge LC"] = spooled
     e2e.counts["partition: hard examples served at the edge"] = int(got["cloudFailureNumber"])
@@ -118,17 +135,12 @@ def test_federated_learning_with_a_trainer_cut_off(e2e: E2E) -> None:
     e2e.stage_example("federated_learning", ns)
 
     def one_on_the_edge(docs: list[dict[str, Any]]) -> None:
-        job = next(d for d in docs if d["kind"] == "FederatedLearningJob")
-        agg = job["spec"]["aggregationWorker"]["template"]["spec"]["containers"][0]
-        next(e for e in agg["env"] if e["name"] == "exit_round")["value"] = str(rounds)
-        agg["env"].append({"name": "ROUND_TIMEOUT_SECONDS", "value": "10"})
+        job = fl_rounds(docs, rounds, epochs=2000)
+        set_env(job["spec"]["aggregationWorker"]["template"], "ROUND_TIMEOUT_SECONDS", "10")
         for i, worker in enumerate(job["spec"]["trainingWorkers"]):
             node = EDGE if i == 2 else "cloud-node"
             worker["template"]["spec"]["nodeName"] = node
-            next(d for d in docs if d["kind"] == "Dataset" and d["metadata"]["name"] == worker["dataset"]["name"])["spec"]["nodeName"] = node
-            for env in worker["template"]["spec"]["containers"][0]["env"]:
-                if env["name"] == "epochs":
-                    env["value"] = "2000"
+            manifest(docs, "Dataset", worker["dataset"]["name"])["spec"]["nodeName"] = node
 
     e2e.apply_example("federated_learning", ns, edit=one_on_the_edge)
 
@@ -164,12 +176,40 @@ def test_federated_learning_with_a_trainer_cut_off(e2e: E2E) -> None:
 
 
 LOSS = float(os.environ.get("SEDNA_E2E_LINK_LOSS_PERCENT", "5"))
-DELAY = float(os.environ.get("SEDNA_E2E_LINK_DELAY_MS", "0"))  # 200 where the kernel has tc netem
+DELAY = float(os.environ.get("SEDNA_E2E_LINK_DELAY_MS", "200"))
+
+
+def _connect_ms(address: str, port: int = 10250, samples: int = 5) -> float:
+    """Median time of a TCP connect to the edge node's kubelet: one round trip over the link."""
+    times = []
+    for _ in range(samples):
+        started = time.monotonic()
+        with socket.create_connection((address, port), timeout=10):
+            times.append((time.monotonic() - started) * 1000)
+    return statistics.median(times)
+
+
+def test_the_link_dial_delays_each_way(e2e: E2E) -> None:
+    """``set_quality`` really slows the link: a round trip to the edge node takes the delay twice
+    (once each way), and restoring the link takes it away again."""
+    node = e2e.json("get", "node", EDGE)
+    address = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+    before = _connect_ms(address)
+    how = e2e.nodes.set_quality(EDGE, 0, 100)
+    try:
+        slowed = _connect_ms(address)
+    finally:
+        e2e.nodes.set_quality(EDGE)
+    after = _connect_ms(address)
+    assert before < 50 and after < 50, (before, after)
+    assert 190 <= slowed < 400, (how, slowed)  # 2 x 100 ms, plus the machine's own time
+    e2e.counts["link dial: round trip (ms) with 100 ms each way"] = round(slowed)
+    e2e.counts["link dial: round trip (ms) restored"] = round(after)
 
 
 def test_examples_complete_over_a_lossy_link(e2e: E2E) -> None:
-    """The four examples again, concurrently, with the edge link dropping 5% of the packets each
-    way (and delaying them where this kernel allows: it has no tc netem here)."""
+    """The four examples again, concurrently, with the edge link dropping 5% of the packets and
+    delaying every one by 200 ms, each way."""
     examples = {"federated_learning": "e2e-lossy-fl", "joint_inference": "e2e-lossy-ji",
                 "incremental_learning": "e2e-lossy-il", "lifelong_learning": "e2e-lossy-ll"}
     for example, ns in examples.items():

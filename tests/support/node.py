@@ -87,9 +87,7 @@ class LocalNodes(NodeAccess):
         network.set_link(self.cluster.layout.node(node), up)
 
     def set_quality(self, node: str, loss_percent: float = 0.0, delay_ms: float = 0.0) -> str:
-        from e2e.node import network
-
-        return network.set_quality(self.cluster.layout.node(node), loss_percent, delay_ms)
+        return self.cluster.set_quality(self.cluster.layout.node(node), loss_percent, delay_ms)
 
     def kill_container(self, node: str, container_id: str) -> None:
         proc = self.cluster.ctr(self.cluster.layout.node(node), "tasks", "kill", "--all", "--signal", "SIGKILL", container_id)
@@ -271,6 +269,29 @@ class E2E:
                 if cid.startswith("containerd://"):
                     return obj["spec"]["nodeName"], cid.removeprefix("containerd://")
         raise AssertionError(f"{ns}/{pod} has no running container {container or ''}")
+
+
+# ---------------------------------------------------------------------- manifest edits
+# Fault and partition tests run the examples' manifests with a knob turned (more rounds, a
+# slower stream); these keep the edits short and the same everywhere.
+def manifest(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:
+    """The document of ``kind`` (and ``name``) among an example's manifests."""
+    return next(d for d in docs if d["kind"] == kind and (name is None or d["metadata"]["name"] == name))
+
+
+def set_env(template: dict[str, Any], name: str, value: str) -> None:
+    """Set env ``name`` of a pod template's first container (replaced if present)."""
+    env = template["spec"]["containers"][0].setdefault("env", [])
+    env[:] = [e for e in env if e["name"] != name] + [{"name": name, "value": value}]
+
+
+def fl_rounds(docs: list[dict[str, Any]], rounds: int, epochs: int) -> dict[str, Any]:
+    """The FL example with ``rounds`` rounds of ``epochs`` local epochs; returns the job."""
+    job = manifest(docs, "FederatedLearningJob")
+    set_env(job["spec"]["aggregationWorker"]["template"], "exit_round", str(rounds))
+    for worker in job["spec"]["trainingWorkers"]:
+        set_env(worker["template"], "epochs", str(epochs))
+    return job
 
 
 def _local_cluster() -> tuple[Any, bool]:
