@@ -9,7 +9,7 @@ import pytest
 from sedna_operator.controllers import jointinference as ji
 from sedna_operator.controllers.plan import Plan
 
-from .helpers import apply, env_of, last_condition, model, observe, report, sample, worker_from
+from .helpers import NOW, apply, env_of, last_condition, later, model, observe, report, sample, worker_from
 
 SAMPLE = "jointinferenceservice_v1alpha1.yaml"
 MODELS = {
@@ -99,10 +99,12 @@ def test_transitions(name: str, created: list[str], deleted: int, ctype: str | N
     assert [w.role for w in plan.create_workers] == created
     assert len(plan.delete_workers) == deleted
     conds = plan.status_patch.get("conditions")
+    before = [c for c in obj["status"]["conditions"] if c["type"] != "Ready"]
+    history = [c for c in conds or obj["status"]["conditions"] if c["type"] != "Ready"]
     if ctype is None:
-        assert conds is None
+        assert history == before  # at most the Ready condition changed
     else:
-        assert conds[-1]["type"] == ctype and plan.events
+        assert history[-1]["type"] == ctype and plan.events
     for k, v in fields.items():
         assert plan.status_patch[k] == v
     assert not plan.finished
@@ -134,3 +136,70 @@ def test_cleanup() -> None:
     _, obs = scenario("all running")
     plan = ji.cleanup(obs)
     assert len(plan.delete_workers) == 2 and plan.delete_services == ["helmet-detection-inference-example-cloud"]
+
+
+def ready_pass(obj: dict[str, Any], cloud_ready: bool | None, edge_phase: str = "Running") -> tuple[dict[str, Any], Plan]:
+    _, plan = first()
+    cloud, edge = plan.create_workers
+    workers = [worker_from(cloud, ready=cloud_ready), worker_from(edge, edge_phase)]
+    plan = ji.reconcile(observe(obj, models=MODELS, workers=workers))
+    return apply(obj, plan), plan
+
+
+def ready_of(obj: dict[str, Any]) -> dict[str, Any]:
+    conds = obj["status"]["conditions"]
+    assert [c["type"] for c in conds].count("Ready") == 1 and conds[0]["type"] == "Ready"
+    return conds[0]
+
+
+def test_big_model_gets_a_tcp_readiness_probe_and_the_edge_none() -> None:
+    _, plan = first()
+    cloud, edge = plan.create_workers
+    assert cloud.pod["spec"]["containers"][0]["readinessProbe"]["tcpSocket"] == {"port": ji.BIG_MODEL_PORT}
+    assert "readinessProbe" not in edge.pod["spec"]["containers"][0]
+    assert plan.status_patch["cloudServiceURL"] == "http://helmet-detection-inference-example-cloud.default:5000"
+
+
+def test_a_template_probe_is_kept() -> None:
+    obj = sample(SAMPLE)
+    own = {"httpGet": {"path": "/ready", "port": 5000}}
+    obj["spec"]["cloudWorker"]["template"]["spec"]["containers"][0]["readinessProbe"] = own
+    cloud = ji.reconcile(observe(obj, models=MODELS)).create_workers[0]
+    assert cloud.pod["spec"]["containers"][0]["readinessProbe"] == own
+
+
+def test_ready_condition_follows_the_big_model() -> None:
+    obj, plan = first()
+    obj = apply(obj, plan)
+    assert ready_of(obj)["status"] == "False"
+    # Running but not yet listening: the state is Running, the service is not Ready.
+    obj, plan = ready_pass(obj, cloud_ready=False)
+    assert last_condition(obj) == ("Running", None)
+    cond = ready_of(obj)
+    assert (cond["status"], cond["reason"]) == ("False", "CloudWorkerNotReady")
+    assert "accepting connections" in cond["message"]
+    obj, plan = ready_pass(obj, cloud_ready=True)
+    cond = ready_of(obj)
+    assert (cond["status"], cond["reason"]) == ("True", "WorkersReady")
+    assert any(e.reason == "WorkersReady" for e in plan.events)
+    # Nothing changed: nothing written.
+    again = ji.reconcile(observe(obj, models=MODELS, workers=[
+        worker_from(p, ready=True) if p.role == "cloud" else worker_from(p) for p in first()[1].create_workers]))
+    assert "conditions" not in again.status_patch
+    # The big model stops answering: Ready flips back, a warning says so, the state stays Running.
+    obj, plan = ready_pass(obj, cloud_ready=False)
+    assert ready_of(obj)["status"] == "False" and last_condition(obj) == ("Running", None)
+    assert any(e.type == "Warning" and e.reason == "CloudWorkerNotReady" for e in plan.events)
+
+
+def test_ready_condition_stays_first_when_history_is_capped() -> None:
+    from sedna_operator.controllers.common import MAX_CONDITIONS
+    from sedna_operator.controllers.readiness import Readiness, with_ready
+
+    history = [{"type": "Running" if i % 2 else "Failed"} for i in range(MAX_CONDITIONS)]
+    out = with_ready(history, None, Readiness(True, "WorkersReady", "ok"), NOW)
+    assert len(out) == MAX_CONDITIONS and out[0]["type"] == "Ready" and out[-1] == history[-1]
+    flipped = with_ready(out[1:], out[0], Readiness(True, "WorkersReady", "other message"), later(5))
+    assert flipped[0]["lastTransitionTime"] == out[0]["lastTransitionTime"]  # status did not flip
+    flipped = with_ready(out[1:], out[0], Readiness(False, "CloudWorkerNotReady", "gone"), later(9))
+    assert flipped[0]["lastTransitionTime"] != out[0]["lastTransitionTime"]

@@ -49,6 +49,11 @@ def _sedna_row(e2e: E2E, ns: str, resource: str) -> dict[str, str]:
     raise AssertionError(f"{resource} not in `kubectl get sedna`:\n{out}")
 
 
+def _event_reasons(e2e: E2E, ns: str, name: str) -> list[str]:
+    events = e2e.json("-n", ns, "get", "events", "--field-selector", f"involvedObject.name={name}")["items"]
+    return [e["reason"] for e in sorted(events, key=lambda e: e.get("firstTimestamp") or e["metadata"]["creationTimestamp"])]
+
+
 def _took(e2e: E2E, started: dict[str, float], example: str) -> None:
     e2e.timings[f"{example}: apply -> done"] = time.monotonic() - started[example]
 
@@ -77,6 +82,11 @@ def test_federated_learning(e2e: E2E, started: dict[str, float]) -> None:
     agg_pod = next(p["metadata"]["name"] for p in pods if "-aggregation-" in p["metadata"]["name"])
     log = e2e.kubectl("-n", ns, "logs", agg_pod).stdout
     assert "round 3" in log.lower(), log[-2000:]
+    # The aggregator's TCP readiness probe passed (the kubelet's), and the job said so.
+    agg_spec = next(p for p in pods if "-aggregation-" in p["metadata"]["name"])["spec"]
+    assert agg_spec["containers"][0]["readinessProbe"]["tcpSocket"] == {"port": 7363}
+    assert "AggregatorReady" in _event_reasons(e2e, ns, "digits-fedavg")
+    assert status["conditions"][0]["type"] == "Ready" and row["READY"] == "False"  # finished
 
 
 def test_joint_inference(e2e: E2E, started: dict[str, float]) -> None:
@@ -107,6 +117,15 @@ def test_joint_inference(e2e: E2E, started: dict[str, float]) -> None:
     assert summary["joint_accuracy"] > summary["edge_accuracy"]
     row = _sedna_row(e2e, ns, "jointinferenceservice.sedna.io/digits-ji")
     assert row["EDGE-INFERENCES"] == "300"
+    # The big model's TCP readiness probe: its pod is Ready (it still serves), the service was
+    # Ready while both workers ran and says where the big model answers.
+    assert cloud[0]["spec"]["containers"][0]["readinessProbe"]["tcpSocket"] == {"port": 5000}
+    assert any(c["type"] == "Ready" and c["status"] == "True" for c in cloud[0]["status"]["conditions"])
+    reasons = _event_reasons(e2e, ns, "digits-ji")
+    assert "WorkersReady" in reasons and reasons.index("WorkersReady") < reasons.index("EdgeWorkerNotReady")
+    status = e2e.json("-n", ns, "get", "ji", "digits-ji")["status"]
+    assert status["cloudServiceURL"] == f"http://digits-ji-cloud.{ns}:5000"
+    assert row["READY"] == "False"  # the edge worker's stream has ended
 
 
 def test_incremental_learning(e2e: E2E, started: dict[str, float]) -> None:

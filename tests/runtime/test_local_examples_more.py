@@ -55,6 +55,13 @@ def test_joint_inference_example(tmp_path: Path) -> None:
     assert metrics["hardExampleNumber"] == round(metrics["uploadCloudRatio"] * 300)
     assert metrics["cloudFailureNumber"] == 0  # every hard example was answered by the cloud
     assert ("Running", "") in _stages(status)
+    # The big model's readiness probe, tried on the port its Service got here: Ready came and,
+    # once the edge worker's stream ended, went.
+    reasons = [e.reason for e in Store(state).events("JointInferenceService", "default", "digits-ji")]
+    assert "WorkersReady" in reasons and reasons.index("WorkersReady") < reasons.index("EdgeWorkerNotReady")
+    ready = status["conditions"][0]
+    assert (ready["type"], ready["status"], ready["reason"]) == ("Ready", "False", "EdgeWorkerNotReady")
+    assert status["cloudServiceURL"] == "http://digits-ji-cloud.default:5000"
     workers = _workers(state)
     assert workers["edge"].phase == "Succeeded" and workers["edge"].exit_code == 0
     summary = next(

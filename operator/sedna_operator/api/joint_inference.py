@@ -69,6 +69,11 @@ class JointInferenceServiceStatus(StatusModel):
     active: int = 0
     failed: int = 0
     metrics: list[KeyValue] | None = None
+    cloud_service_url: str | None = Field(
+        default=None,
+        alias="cloudServiceURL",
+        description="Where the big-model service answers inside the cluster (additive to Sedna's status).",
+    )
     observed_generation: int | None = None
     reports: dict[str, dict[str, Any]] | None = None
     controller_state: dict[str, Any] | None = None

@@ -139,6 +139,9 @@ class KindInfo:
 
 _STAGE = PrinterColumn("Stage", "string", ".status.conditions[-1:].stage", "Stage of the latest condition")
 _STATE = PrinterColumn("State", "string", ".status.conditions[-1:].type", "Type of the latest condition")
+_READY = PrinterColumn(
+    "Ready", "string", '.status.conditions[?(@.type=="Ready")].status', "Whether the service answers (its Ready condition)"
+)
 _ROUND = PrinterColumn("Round", "integer", ".status.round", "Current training round")
 _AGE = PrinterColumn("Age", "date", ".metadata.creationTimestamp")
 
@@ -170,6 +173,7 @@ KINDS: dict[str, KindInfo] = {
             "JointInferenceService", "jointinferenceservices", "jointinferenceservice", ("ji",), JointInferenceService,
             (
                 _STATE,
+                _READY,
                 PrinterColumn("Active", "integer", ".status.active"),
                 PrinterColumn("Failed", "integer", ".status.failed"),
                 PrinterColumn(
@@ -187,6 +191,7 @@ KINDS: dict[str, KindInfo] = {
             "FederatedLearningJob", "federatedlearningjobs", "federatedlearningjob", ("fl",), FederatedLearningJob,
             (
                 PrinterColumn("Phase", "string", ".status.phase"),
+                _READY,
                 PrinterColumn("Active", "integer", ".status.active"),
                 PrinterColumn("Succeeded", "integer", ".status.succeeded"),
                 PrinterColumn("Failed", "integer", ".status.failed"),

@@ -3,7 +3,9 @@
 Differences from Sedna (see docs/reconcilers.md): workers are Pods (not Deployments; ``hpa`` is
 left to the runtime), a failed or deleted worker is replaced instead of the service failing for
 good, a spec edit rolls only the worker whose template or inputs changed, and workers get
-``JOB_NAME=<svc>`` as well as ``SERVICE_NAME`` so their reports carry the right owner.
+``JOB_NAME=<svc>`` as well as ``SERVICE_NAME`` so their reports carry the right owner. Additive:
+the big model gets a TCP readiness probe, a ``Ready`` condition follows both workers, and
+``status.cloudServiceURL`` says where the big model answers.
 """
 
 from __future__ import annotations
@@ -27,9 +29,19 @@ from .common import (
     typed,
 )
 from .plan import Observation, ObservedWorker, Plan, WorkerReport
+from .readiness import Readiness, flip_event, split_ready, with_ready
 from .workers import WORKER_KEY_LABEL, PodExtras, build_service, build_worker, env, spec_hash
 
-__all__ = ["BIG_MODEL_PORT", "ROLES", "reconcile", "cleanup", "cloud_service_name", "hem_parameters_json"]
+__all__ = [
+    "BIG_MODEL_PORT",
+    "ROLES",
+    "reconcile",
+    "cleanup",
+    "cloud_service_name",
+    "cloud_service_url",
+    "hem_parameters_json",
+    "readiness",
+]
 
 BIG_MODEL_PORT = 5000
 ROLES = ("cloud", "edge")
@@ -38,6 +50,11 @@ _METRIC_SKIP = ("startTime", "updateTime")
 
 def cloud_service_name(svc: Resource[Any, Any]) -> str:
     return f"{svc.name}-cloud".lower()
+
+
+def cloud_service_url(svc: Resource[Any, Any]) -> str:
+    """The big model's in-cluster URL, as the edge worker reaches it (``BIG_MODEL_IP``/``_PORT``)."""
+    return f"http://{cloud_service_name(svc)}.{svc.namespace}:{BIG_MODEL_PORT}"
 
 
 def hem_parameters_json(parameters: list[Any] | None) -> str:
@@ -70,7 +87,11 @@ def _slot(obs: Observation, svc: JointInferenceService, role: str) -> Slot | Non
     def build(attempt: int) -> Any:
         mounts = mount_set(obs)
         mounts.add("MODEL_URL", url, credential_name=model.credential_name)
-        extras = PodExtras(env=[*common, *role_env], labels={WORKER_KEY_LABEL: role})
+        extras = PodExtras(
+            env=[*common, *role_env],
+            labels={WORKER_KEY_LABEL: role},
+            readiness_port=BIG_MODEL_PORT if role == "cloud" else None,
+        )
         extras.extend(mounts.extras())
         return build_worker(
             svc, role=role, template=worker.template, attempt=f"{role}.{attempt}", extras=extras,
@@ -97,6 +118,19 @@ def metrics_from(report: WorkerReport | None) -> list[dict[str, str]] | None:
             continue
         out.append({"key": key, "value": value if isinstance(value, str) else json.dumps(value)})
     return out
+
+
+def readiness(running: dict[str, ObservedWorker | None]) -> Readiness:
+    """Ready when the big model accepts connections and the edge worker runs."""
+    cloud, edge = running.get("cloud"), running.get("edge")
+    if cloud is None or not cloud.serving:
+        why = "not running" if cloud is None or cloud.phase != "Running" else "not accepting connections yet"
+        return Readiness(False, "CloudWorkerNotReady", f"the big-model service is {why}")
+    if edge is None or edge.phase != "Running":
+        return Readiness(False, "EdgeWorkerNotReady", "the edge worker is not running")
+    if not edge.serving:
+        return Readiness(False, "EdgeWorkerNotReady", "the edge worker runs but is not Ready (is its node reachable?)")
+    return Readiness(True, "WorkersReady", "the big-model service answers and the edge worker runs")
 
 
 def reconcile(obs: Observation) -> Plan:
@@ -128,7 +162,7 @@ def reconcile(obs: Observation) -> Plan:
         running[role] = sync_slot(obs, plan, attempts, slot, what=f"{role} worker")
 
     active = sum(1 for w in running.values() if w is not None and w.phase == "Running")
-    conditions = conditions_of(svc)
+    ready_condition, conditions = split_ready(conditions_of(svc))
     last = last_condition(conditions)
     if failed:
         ctype, reason, message = "Failed", "workerFailed", "the worker of service failed; it is being replaced"
@@ -139,8 +173,15 @@ def reconcile(obs: Observation) -> Plan:
     else:
         ctype, reason, message = "Pending", "workersStarting", "waiting for the workers to run"
     if last is None or last.get("type") != ctype:
-        patch["conditions"] = append_condition(conditions, {"type": ctype, "reason": reason, "message": message}, obs.now)
+        conditions = append_condition(conditions, {"type": ctype, "reason": reason, "message": message}, obs.now)
         event(plan, reason, message, warning=ctype == "Failed")
+    ready = readiness(running)
+    conditions = with_ready(conditions, ready_condition, ready, obs.now)
+    if conditions != conditions_of(svc):
+        patch["conditions"] = conditions
+    flip_event(plan, ready_condition, ready)
+    if svc.status.cloud_service_url != cloud_service_url(svc):
+        patch["cloudServiceURL"] = cloud_service_url(svc)
     # Counters are written once even when 0, so `kubectl get ji` never shows <none>.
     for name, value in (("active", active), ("failed", failed)):
         if name not in svc.status.model_fields_set or getattr(svc.status, name) != value:
@@ -157,6 +198,9 @@ def reconcile(obs: Observation) -> Plan:
     plan.status_patch = patch
     if active < len(ROLES):
         plan.requeue_after = min(plan.requeue_after or 10.0, 10.0)
+    elif not ready.ready:
+        # A runtime that cannot watch readiness (the local one probes the port) looks again soon.
+        plan.requeue_after = min(plan.requeue_after or 3.0, 3.0)
     return plan
 
 

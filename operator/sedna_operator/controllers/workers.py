@@ -128,6 +128,9 @@ class PodExtras:
     host_network: bool = False
     annotations: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
+    # A server worker's port: its first container gets a TCP readiness probe there (unless the
+    # template has its own), so the pod is Ready, and its Service routes, only once it listens.
+    readiness_port: int | None = None
 
     def extend(self, other: PodExtras) -> None:
         """Merge ``other`` into this one (lists appended, volumes de-duplicated by name)."""
@@ -183,9 +186,11 @@ def build_worker(
         *extras.env,
     ]
     containers = []
-    for container in spec["containers"]:
+    for index, container in enumerate(spec["containers"]):
         c = dict(container)
         c["env"] = [*c.get("env", []), *copy.deepcopy(system_env)]
+        if index == 0 and extras.readiness_port and "readinessProbe" not in c:
+            c["readinessProbe"] = readiness_probe(extras.readiness_port)
         if extras.volume_mounts:
             c["volumeMounts"] = _append_unique(c.get("volumeMounts", []), copy.deepcopy(extras.volume_mounts), "mountPath")
         containers.append(c)
@@ -219,6 +224,12 @@ def build_worker(
         "spec": spec,
     }
     return WorkerPlan(name=name, role=wtype, pod=pod, template_hash=template_hash)
+
+
+def readiness_probe(port: int) -> dict[str, Any]:
+    """A TCP probe: Sedna's servers (big model, aggregator) have no health path, but accept
+    connections only once their model is loaded and they listen."""
+    return {"tcpSocket": {"port": port}, "periodSeconds": 2, "timeoutSeconds": 1, "failureThreshold": 3}
 
 
 # Taints the node lifecycle controller puts on a node whose kubelet stops answering.

@@ -88,6 +88,30 @@ def _exit_code(status: dict[str, Any]) -> int | None:
     return next((c for c in codes if c != 0), 0)
 
 
+def _ready(status: dict[str, Any]) -> bool | None:
+    """The pod's Ready condition (False outside Running: a finished pod serves nothing)."""
+    if status.get("phase") != "Running":
+        return False
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Ready":
+            return condition.get("status") == "True"
+    return None
+
+
+def _waiting_reason(status: dict[str, Any]) -> str | None:
+    """Why a Pending pod waits: the scheduler's message, else a container's waiting reason."""
+    if status.get("phase") != "Pending":
+        return None
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return str(condition.get("message") or condition.get("reason") or "unschedulable")
+    for cs in [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]:
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") and waiting["reason"] not in ("ContainerCreating", "PodInitializing"):
+            return f"{cs.get('name')}: {waiting['reason']}" + (f" ({waiting['message']})" if waiting.get("message") else "")
+    return None
+
+
 def observed_worker(pod: dict[str, Any], kind: str) -> ObservedWorker:
     """A pod as the reconcilers see it: role from Sedna's worker-type label, phase, exit code..."""
     meta = pod.get("metadata", {})
@@ -107,6 +131,8 @@ def observed_worker(pod: dict[str, Any], kind: str) -> ObservedWorker:
         labels=labels,
         annotations=annotations,
         template_hash=annotations.get(TEMPLATE_HASH_ANNOTATION),
+        ready=_ready(status),
+        waiting_reason=_waiting_reason(status),
     )
 
 

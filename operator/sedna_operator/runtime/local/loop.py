@@ -32,6 +32,7 @@ from ...controllers.plan import (
 from .images import ImageMap
 from .lcserver import free_port, port_is_free
 from .podenv import PodContext, PodProcesses, ServiceInfo, decode_secret, default_base_env, pod_processes
+from .probes import probe_port, tcp_ready
 from .runner import Runner
 from .store import ResourceRow, Store, WorkerRow, now_iso
 
@@ -173,9 +174,14 @@ class LocalRuntime:
         resource = parse_resource(obj)
         ns = row.namespace
         workers = []
+        services: list[ServiceInfo] | None = None
         for w in self.store.workers(row.kind, ns, row.name):
             pod = w.pod_obj
             meta = pod.get("metadata") or {}
+            ready: bool | None = None
+            if w.phase == "Running" and probe_port(pod) is not None:
+                services = self.service_infos() if services is None else services
+                ready = tcp_ready(pod, services)
             workers.append(
                 ObservedWorker(
                     name=w.name,
@@ -189,6 +195,7 @@ class LocalRuntime:
                     labels=dict(meta.get("labels") or {}),
                     annotations=dict(meta.get("annotations") or {}),
                     template_hash=w.template_hash or None,
+                    ready=ready,
                 )
             )
         datasets = {}
