@@ -391,7 +391,8 @@ def test_operator_rbac(helm: str | None) -> None:
         for verb in ("get", "list", "watch", "patch"):
             assert _grants(rules, "sedna.io", res, verb)
         assert not _grants(rules, "sedna.io", res, "create")
-        assert not _grants(rules, "sedna.io", res, "delete")
+        # Deleting is for the training jobs' ttlSecondsAfterFinished only.
+        assert _grants(rules, "sedna.io", res, "delete") == res.endswith("jobs")
     for verb in ("get", "patch", "update"):
         assert _grants(rules, "sedna.io", "*/status", verb)
     for verb in ("create", "get", "list", "watch", "delete", "patch"):

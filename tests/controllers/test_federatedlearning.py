@@ -246,3 +246,44 @@ def test_counters_are_written_once_even_when_zero() -> None:
     assert plan.status_patch["failed"] == 0
     assert plan.status_patch["succeeded"] == 0
     assert "active" in plan.status_patch
+
+
+def ready_of(obj: dict[str, Any]) -> tuple[str, str]:
+    conds = obj["status"]["conditions"]
+    assert [c["type"] for c in conds].count("Ready") == 1 and conds[0]["type"] == "Ready"
+    return conds[0]["status"], conds[0]["reason"]
+
+
+def test_aggregator_gets_a_tcp_readiness_probe_trainers_none() -> None:
+    _, plan = first()
+    agg, t1, _ = plan.create_workers
+    assert agg.pod["spec"]["containers"][0]["readinessProbe"]["tcpSocket"] == {"port": fl.AGG_PORT}
+    assert "readinessProbe" not in t1.pod["spec"]["containers"][0]
+
+
+def test_ready_condition_follows_the_aggregator() -> None:
+    obj, plan = first()
+    obj = apply(obj, plan)
+    assert ready_of(obj) == ("False", "AggregatorNotReady")
+    agg, *trainers = (worker_from(w) for w in plan.create_workers)
+    listening = agg.model_copy(update={"ready": False})
+    plan = fl.reconcile(obs_of(obj, workers=[listening, *trainers]))
+    obj = apply(obj, plan)
+    assert ready_of(obj) == ("False", "AggregatorNotReady") and obj["status"]["phase"] == "Running"
+    assert plan.requeue_after == 3.0  # looked at again soon where readiness is not watched
+    plan = fl.reconcile(obs_of(obj, workers=[agg.model_copy(update={"ready": True}), *trainers]))
+    obj = apply(obj, plan)
+    assert ready_of(obj) == ("True", "AggregatorReady")
+    # Rounds append Training conditions after it; the Ready one stays first, the phase unchanged.
+    round_report = report(trainers[0].name, "train", "running", owner_info={"currentRound": 1})
+    plan = fl.reconcile(obs_of(obj, workers=[agg.model_copy(update={"ready": True}), *trainers],
+                               reports={trainers[0].name: round_report}))
+    obj = apply(obj, plan)
+    assert ready_of(obj) == ("True", "AggregatorReady") and obj["status"]["conditions"][-1]["type"] == "Training"
+    # Done: the job is no longer ready to aggregate.
+    done = [agg.model_copy(update={"phase": "Succeeded"}), *(t.model_copy(update={"phase": "Succeeded"}) for t in trainers)]
+    plan = fl.reconcile(obs_of(obj, workers=done))
+    obj = apply(obj, plan)
+    assert obj["status"]["phase"] == "Succeeded" and ready_of(obj) == ("False", "AggregationFinished")
+    assert not [e for e in plan.events if e.reason == "AggregationFinished"]  # "Completed" says it
+    assert obj["status"]["conditions"][-1]["type"] == "Complete"

@@ -34,6 +34,10 @@ def test_federated_learning_example(tmp_path: Path) -> None:
     assert status["currentRound"] == 3
     assert status["succeeded"] == 4
     assert (example / "model" / "digits.pkl").is_file()  # the aggregated model the trainers saved
+    # The aggregator's readiness probe, tried on the port its Service got here.
+    reasons = [e.reason for e in Store(tmp_path / "state").events("FederatedLearningJob", "default", "digits-fedavg")]
+    assert "AggregatorReady" in reasons
+    assert status["conditions"][0]["type"] == "Ready" and status["conditions"][0]["reason"] == "AggregationFinished"
     workers = Store(tmp_path / "state").workers()
     assert sorted(w.role for w in workers) == ["aggregation", "train", "train", "train"]
     assert all(w.exit_code == 0 for w in workers)
@@ -88,3 +92,29 @@ def test_sigkill_and_resume(tmp_path: Path) -> None:
         assert log.count("Z start ") == 1, (w.name, log)
         assert w.restarts == 0 and w.exit_code == 0
         assert pids[w.name] is not None
+
+
+def test_run_policies_apply_under_sedna_run(tmp_path: Path) -> None:
+    """`sedna run` applies activeDeadlineSeconds as the operator does: the FL job, which would
+    run 100,000 rounds, fails at its deadline with its workers stopped, and the run ends."""
+    example = copy_example("federated_learning", tmp_path)
+    manifest = example / "federated-learning.yaml"
+    text = manifest.read_text().replace('value: "3"', 'value: "100000"')  # exit_round: never on its own
+    manifest.write_text(text.replace("  aggregationWorker:", "  activeDeadlineSeconds: 3\n  aggregationWorker:", 1))
+    done, _ = run_example(example, tmp_path / "state", timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    status = _fl_status(tmp_path / "state")
+    assert status["phase"] == "Failed" and status["conditions"][-1]["reason"] == "DeadlineExceeded"
+    assert all(w.phase != "Running" for w in Store(tmp_path / "state").workers())
+    assert (status.get("currentRound") or 0) < 100000 and status["active"] == 0
+
+
+def test_a_suspended_job_runs_no_worker_under_sedna_run(tmp_path: Path) -> None:
+    example = copy_example("federated_learning", tmp_path)
+    manifest = example / "federated-learning.yaml"
+    manifest.write_text(manifest.read_text().replace("  aggregationWorker:", "  suspend: true\n  aggregationWorker:", 1))
+    done, _ = run_example(example, tmp_path / "state", timeout=6)
+    assert "sedna run: finished" not in done.stdout  # a suspended job does not end on its own
+    assert Store(tmp_path / "state").workers() == []
+    status = _fl_status(tmp_path / "state")
+    assert status["conditions"][0]["type"] == "Suspended" and status["conditions"][0]["status"] == "True"

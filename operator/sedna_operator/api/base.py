@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "RunPolicy",
     "DNS1123_SUBDOMAIN",
     "DNS1123_LABEL",
     "ResourceName",
@@ -56,6 +57,29 @@ class SpecModel(BaseModel):
     def to_wire(self) -> dict[str, Any]:
         """The object as it is written to the API server (aliases, no unset optionals)."""
         return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class RunPolicy(SpecModel):
+    """Run policies of the training jobs (FL, IL, LL): additive to Sedna's schema, with the
+    meaning batch/v1 Job and Kubeflow's ``runPolicy`` give them."""
+
+    active_deadline_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        description="Extension: seconds the job may run, from its start or its last resume; then it fails "
+        "(reason DeadlineExceeded) and its workers are deleted.",
+    )
+    ttl_seconds_after_finished: int | None = Field(
+        default=None,
+        ge=0,
+        description="Extension: delete the job, and with it its workers and Services, this many seconds "
+        "after it finished (Succeeded, Failed or completed).",
+    )
+    suspend: bool | None = Field(
+        default=None,
+        description="Extension: true deletes the job's running workers and creates none until it is set "
+        "back to false; the job then goes on where it was and its deadline counts from the resume.",
+    )
 
 
 class StatusModel(BaseModel):

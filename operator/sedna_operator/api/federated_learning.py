@@ -7,7 +7,16 @@ from typing import Any
 
 from pydantic import Field
 
-from .base import Condition, DatasetRef, ModelRef, PodTemplateSpec, ResourceName, SpecModel, StatusModel
+from .base import (
+    Condition,
+    DatasetRef,
+    ModelRef,
+    PodTemplateSpec,
+    ResourceName,
+    RunPolicy,
+    SpecModel,
+    StatusModel,
+)
 
 __all__ = ["FederatedLearningJobSpec", "FederatedLearningJobStatus", "FL_CONDITION_TYPES", "FL_PHASES"]
 
@@ -39,13 +48,19 @@ class Transmitter(SpecModel):
     s3: S3Transmitter | None = None
 
 
-class FederatedLearningJobSpec(SpecModel):
+class FederatedLearningJobSpec(RunPolicy):
     aggregation_worker: AggregationWorker
     training_workers: list[TrainingWorker] = Field(min_length=1)
     pretrained_model: ModelRef | None = None
     transmitter: Transmitter | None = None
     max_restarts: int | None = Field(
         default=None, ge=0, description="Extension: restarts of a failed training worker before the job fails (default 3)."
+    )
+    scheduling_timeout_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        description="Extension: fail the job when one of its workers has been Pending this long (e.g. its "
+        "nodeName names no node, or nothing can pull its image) instead of waiting for ever (default 600).",
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import AliasChoices, Field
 
-from .base import Condition, ModelRef, PodTemplateSpec, ResourceName, SpecModel, StatusModel
+from .base import Condition, ModelRef, PodTemplateSpec, ResourceName, RunPolicy, SpecModel, StatusModel
 from .joint_inference import HardExampleMining
 from .trigger import Trigger
 
@@ -61,7 +61,7 @@ class LLEvalSpec(SpecModel):
     template: PodTemplateSpec
 
 
-class _LearningSpec(SpecModel):
+class _LearningSpec(RunPolicy):
     output_dir: str = Field(min_length=1, description="Where round data and models go: a host path or s3://.")
     credential_name: ResourceName | None = None
     max_rounds: int | None = Field(

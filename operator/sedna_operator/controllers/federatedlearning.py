@@ -29,7 +29,9 @@ from .common import (
     sync_slot,
     typed,
 )
+from .lifecycle import FL_TERMS, with_run_policy
 from .plan import Observation, ObservedWorker, Plan, WorkerPlan, WorkerReport
+from .readiness import Readiness, flip_event, split_ready, with_ready
 from .workers import WORKER_KEY_LABEL, PodExtras, build_service, build_worker, env, spec_hash, worker_name
 
 __all__ = [
@@ -116,6 +118,7 @@ def _slots(obs: Observation, job: FederatedLearningJob) -> tuple[dict[str, Slot]
         extras = PodExtras(
             env=[*common, env("AGG_BIND_PORT", AGG_PORT)],
             restart_policy="OnFailure",
+            readiness_port=AGG_PORT,
             labels={WORKER_KEY_LABEL: AGG_KEY},
         )
         extras.extend(mounts_for([]))
@@ -229,8 +232,25 @@ def _trainer_grace_left(obs: Observation, state: dict[str, Any]) -> float:
     return max(0.0, TRAINER_EXIT_GRACE - (obs.now - since).total_seconds())
 
 
+def readiness(aggregator: ObservedWorker | None, *, finished: bool) -> Readiness:
+    """Ready while the aggregator accepts the trainers' connections."""
+    if finished:
+        return Readiness(False, "AggregationFinished", "the aggregation worker has finished", finished=True)
+    if aggregator is None or aggregator.phase != "Running":
+        return Readiness(False, "AggregatorNotReady", "the aggregation worker is not running")
+    if not aggregator.serving:
+        return Readiness(False, "AggregatorNotReady", "the aggregation worker does not accept connections yet")
+    return Readiness(True, "AggregatorReady", "the aggregation worker accepts the trainers' connections")
+
+
 def reconcile(obs: Observation) -> Plan:
-    """Run the job's workers to completion; restart failed workers with backoff."""
+    """Run the job's workers to completion; restart failed workers with backoff; under the
+    job's run policies (deadline, TTL, suspend, scheduling timeout: :mod:`.lifecycle`)."""
+    typed(obs.resource, FederatedLearningJob)
+    return with_run_policy(obs, _reconcile, FL_TERMS)
+
+
+def _reconcile(obs: Observation) -> Plan:
     job = typed(obs.resource, FederatedLearningJob)
     plan = Plan()
     status = job.status
@@ -252,7 +272,7 @@ def reconcile(obs: Observation) -> Plan:
     failures = int(state.get("failures", 0))
     max_restarts = job.spec.max_restarts if job.spec.max_restarts is not None else DEFAULT_MAX_RESTARTS
     patch: dict[str, Any] = {}
-    conditions = conditions_of(job)
+    ready_condition, conditions = split_ready(conditions_of(job))
     if status.start_time is None:
         patch["startTime"] = iso(obs.now)
 
@@ -366,8 +386,15 @@ def reconcile(obs: Observation) -> Plan:
             obs.now,
         )
         event(plan, "Training", f"round {latest_round} reported")
+    ready = readiness(observed.get(AGG_KEY), finished=plan.finished or agg_succeeded)
+    conditions = with_ready(conditions, ready_condition, ready, obs.now)
+    flip_event(plan, ready_condition, ready)
     if conditions != conditions_of(job):
         patch["conditions"] = conditions
+    agg = observed.get(AGG_KEY)
+    if not plan.finished and agg is not None and agg.phase == "Running" and not ready.ready:
+        # A runtime that cannot watch readiness (the local one probes the port) looks again soon.
+        plan.requeue_after = min(plan.requeue_after or 3.0, 3.0)
 
     model_report = _model_report(obs, job, reports)
     if model_report is not None:

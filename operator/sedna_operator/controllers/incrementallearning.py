@@ -17,6 +17,7 @@ from . import triggers
 from .common import Slot, cleanup_plan, event, iso, mount_set, typed
 from .cycle import Cycle, Flavor, Step, round_data_path, run, stage_labels, stage_output
 from .jointinference import hem_parameters_json
+from .lifecycle import LEARNING_TERMS, with_run_policy
 from .plan import Observation, Plan, WorkerPlan
 from .workers import WORKER_KEY_LABEL, PodExtras, build_worker, env, spec_hash, worker_name
 
@@ -301,7 +302,7 @@ FLAVOR = Flavor(
 def reconcile(obs: Observation) -> Plan:
     """One step of the incremental-learning cycle."""
     typed(obs.resource, IncrementalLearningJob)
-    return run(obs, FLAVOR)
+    return with_run_policy(obs, lambda o: run(o, FLAVOR), LEARNING_TERMS)
 
 
 def cleanup(obs: Observation) -> Plan:

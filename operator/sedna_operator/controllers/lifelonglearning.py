@@ -15,6 +15,7 @@ from typing import Any
 from ..api import LifelongLearningJob
 from .common import Slot, cleanup_plan, iso, mount_set, typed
 from .cycle import Cycle, Flavor, Step, join_url, round_data_path, run, stage_labels, stage_output
+from .lifecycle import LEARNING_TERMS, with_run_policy
 from .plan import Observation, Plan, WorkerPlan, WorkerReport
 from .workers import WORKER_KEY_LABEL, PodExtras, build_worker, env, spec_hash
 
@@ -253,7 +254,7 @@ FLAVOR = Flavor(
 def reconcile(obs: Observation) -> Plan:
     """One step of the lifelong-learning cycle."""
     typed(obs.resource, LifelongLearningJob)
-    return run(obs, FLAVOR)
+    return with_run_policy(obs, lambda o: run(o, FLAVOR), LEARNING_TERMS)
 
 
 def cleanup(obs: Observation) -> Plan:

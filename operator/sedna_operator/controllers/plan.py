@@ -53,6 +53,18 @@ class ObservedWorker(_Data):
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     template_hash: str | None = Field(default=None, description="Hash of the template the worker was made from.")
+    waiting_reason: str | None = Field(
+        default=None, description="Why a Pending worker waits, where the runtime knows (unschedulable, image pull...)."
+    )
+    ready: bool | None = Field(
+        default=None,
+        description="The pod's Ready condition (its readiness probe passes); None where the runtime cannot tell.",
+    )
+
+    @property
+    def serving(self) -> bool:
+        """Running and, where the runtime knows it, ready (a worker without a probe is ready once running)."""
+        return self.phase == "Running" and self.ready is not False
 
 
 class ObservedDataset(_Data):
@@ -164,3 +176,7 @@ class Plan(_Data):
     events: list[EventPlan] = Field(default_factory=list)
     requeue_after: float | None = Field(default=None, description="Seconds until the reconciler wants to look again.")
     finished: bool = Field(default=False, description="The resource reached a terminal state; no more work.")
+    expires_in: float | None = Field(
+        default=None, description="A finished resource: seconds until it is deleted (ttlSecondsAfterFinished)."
+    )
+    delete_self: bool = Field(default=False, description="Delete the resource itself (its TTL after finishing ran out).")

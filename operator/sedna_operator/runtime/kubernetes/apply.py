@@ -207,4 +207,9 @@ async def apply_plan(
     for event in plan.events:
         await post_event(client, ref, event)
         done.events.append(event.reason)
+    if plan.delete_self:
+        # Background propagation: the garbage collector deletes the owned pods and Services.
+        options = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        if await _ignore(404, client.request("DELETE", resource_path(resource.kind, ns, resource.name), options)):
+            done.deleted.append(f"{resource.kind}/{resource.name}")
     return done

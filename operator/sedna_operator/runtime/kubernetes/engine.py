@@ -163,7 +163,8 @@ class Engine:
         self.reconciles += 1
         RECONCILES.labels(kind=key.kind, result="finished" if plan.finished else "ok").inc()
         self._backoff.pop(key, None)
-        self._schedule(key, None if plan.finished else plan.requeue_after)
+        # A finished resource is looked at again only to delete it (ttlSecondsAfterFinished).
+        self._schedule(key, plan.expires_in if plan.finished else plan.requeue_after)
         if applied.created or applied.deleted or applied.status_patched:
             log.info("reconciled %s: %s", key, applied, extra={"resource": str(key)})
 
