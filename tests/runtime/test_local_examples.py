@@ -79,7 +79,11 @@ def test_sigkill_and_resume(tmp_path: Path) -> None:
             proc.kill()
     assert _fl_status(state).get("phase") != "Succeeded"
     pids = {w.name: w.pid for w in Store(state).workers()}
+    lc_port = Store(state).get_meta("lc_port")
     done, wall = run_example(example, state)
+    # The resumed LC listens where the adopted workers report (the killed one's connections
+    # in TIME_WAIT must not move it).
+    assert Store(state).get_meta("lc_port") == lc_port
     print(f"resumed run wall time: {wall:.1f}s")
     assert done.returncode == 0, done.stdout + done.stderr
     status = _fl_status(state)

@@ -279,3 +279,37 @@ def test_processes_opening_a_new_state_dir_at_once(tmp_path: Path) -> None:
             p.join(30)
         failures += sum(p.exitcode != 0 for p in procs)
     assert failures == 0
+
+
+def test_a_port_with_connections_in_time_wait_is_free_for_the_resumed_lc() -> None:
+    """The killed run's LC port: its side of a connection it closed sits in TIME_WAIT, which
+    must not make the resumed run move its LC away from the workers that report to it."""
+    import socket
+
+    from sedna_operator.runtime.local.lcserver import port_is_free
+
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    conn, _ = server.accept()
+    conn.close()  # the server closes first: its end goes to TIME_WAIT
+    client.recv(1)
+    client.close()
+    server.close()
+    assert port_is_free(port)
+    # What a plain bind says (the probe before the fix): the port looks taken.
+    assert _binds_without_reuse(port) is False
+
+
+def _binds_without_reuse(port: int) -> bool:
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True

@@ -28,7 +28,12 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """Whether a server could listen on ``port`` now. SO_REUSEADDR as the server itself binds
+    (uvicorn does): a killed run's port has connections in TIME_WAIT for a minute, and probing
+    without it called the port taken, so a resumed run moved its LC and the workers it adopted
+    kept reporting to the old port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
