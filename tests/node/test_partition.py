@@ -14,6 +14,7 @@ import socket
 import statistics
 import subprocess
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from tests.support.node import E2E, RELATIVE_ROOT, fl_rounds, manifest, set_env
@@ -180,37 +181,47 @@ def _lines(e2e: E2E, path: str) -> list[str]:
     return [line for line in e2e.nodes.read_file(EDGE, path).decode().splitlines() if line.strip()]
 
 
-def test_incremental_learning_through_a_partition(e2e: E2E) -> None:
-    """The IL example's inference worker, on the edge, goes on serving while the edge is cut off
-    and appends the hard examples it meets to its Dataset's index (as an edge site collects data
-    for the next round); the edge LC's counts wait in its spool; after the heal the train trigger
-    fires a second round whose training data are exactly those samples."""
-    ns = "e2e-partition-il"
-    e2e.stage_example("incremental_learning", ns)
+def _mount_dataset(template: dict[str, Any], data_dir: str) -> None:
+    """The Dataset's directory on the node, writable, at /home/work/dataset in the worker."""
+    spec = template["spec"]
+    spec.setdefault("volumes", []).append({"name": "dataset", "hostPath": {"path": data_dir}})
+    container = spec["containers"][0]
+    container.setdefault("volumeMounts", []).append({"name": "dataset", "mountPath": "/home/work/dataset"})
+    container["securityContext"] = {"runAsUser": 0}  # the staged index is root's
+
+
+def _apply_collecting(e2e: E2E, example: str, ns: str, threshold: int, env: dict[str, str]) -> tuple[str, int]:
+    """Apply the IL/LL example for two rounds, its inference worker collecting samples into the
+    Dataset's index (``env`` says how); returns the index's path on the edge and its length."""
+    e2e.stage_example(example, ns)
     data_dir = f"{RELATIVE_ROOT}/{ns}/data"
     index = f"{data_dir}/train.txt"
     initial = len(_lines(e2e, index))
 
     def collecting(docs: list[dict[str, Any]]) -> None:
-        job = manifest(docs, "IncrementalLearningJob")
+        job = next(d for d in docs if d["kind"].endswith("LearningJob"))
         job["spec"]["maxRounds"] = 2
-        job["spec"]["trainSpec"]["trigger"]["condition"]["threshold"] = 50
+        job["spec"]["trainSpec"]["trigger"]["condition"]["threshold"] = threshold
         template = job["spec"]["deploySpec"]["template"]
-        set_env(template, "hard_example_index", "/home/work/dataset/train.txt")
-        set_env(template, "collect_after_update", "15")  # the link is cut before it starts
-        set_env(template, "updates_to_serve", "2")
-        set_env(template, "max_seconds", "900")
-        spec = template["spec"]
-        spec.setdefault("volumes", []).append({"name": "dataset", "hostPath": {"path": data_dir}})
-        container = spec["containers"][0]
-        container.setdefault("volumeMounts", []).append({"name": "dataset", "mountPath": "/home/work/dataset"})
-        container["securityContext"] = {"runAsUser": 0}  # the staged index is root's
+        for name, value in env.items():
+            set_env(template, name, value)
+        _mount_dataset(template, data_dir)
 
-    e2e.apply_example("incremental_learning", ns, edit=collecting)
-    e2e.kubectl("-n", ns, "wait", "il/digits-il", "--for=jsonpath={.status.conditions[-1:].reason}=HotUpdated",
-                "--timeout=300s", timeout=330)  # fmt: skip
-    (infer,) = e2e.json("-n", ns, "get", "pods", "-l", "incrementallearningjob.sedna.io/worker-type=inference")["items"]
+    e2e.apply_example(example, ns, edit=collecting)
+    return index, initial
 
+
+@dataclass
+class Collected:
+    lines: int  # appended to the Dataset's index while the edge was cut off
+    spooled: int  # the most patches the edge LC held at once
+    healed: float  # when the link came back (monotonic)
+    status: dict[str, Any]  # the job's status once its second round is done
+
+
+def _collect_through_partition(e2e: E2E, ns: str, job: str, index: str) -> Collected:
+    """Cut the edge off for PARTITION seconds while its inference worker collects samples into
+    ``index``; then wait for the job's second round (its maxRounds) to be done."""
     e2e.nodes.set_link(EDGE, False)
     cut = time.monotonic()
     at_cut = len(_lines(e2e, index))
@@ -220,7 +231,7 @@ def test_incremental_learning_through_a_partition(e2e: E2E) -> None:
             spooled = max(spooled, _spooled(e2e))
             time.sleep(2)
         collected = len(_lines(e2e, index)) - at_cut
-        assert e2e.json("-n", ns, "get", "il", "digits-il")["status"]["round"] == 1  # nothing seen yet
+        assert e2e.json("-n", ns, "get", job)["status"]["round"] == 1  # the control plane saw nothing
     finally:
         e2e.nodes.set_link(EDGE, True)
     healed = time.monotonic()
@@ -228,11 +239,31 @@ def test_incremental_learning_through_a_partition(e2e: E2E) -> None:
     assert collected > 0 and spooled > 0, (collected, spooled)
 
     def second_round_done() -> dict[str, Any] | None:
-        status = e2e.json("-n", ns, "get", "il", "digits-il")["status"]
+        status = e2e.json("-n", ns, "get", job)["status"]
         return status if status.get("round") == 2 and status.get("completionTime") else None
 
     status = e2e.wait("the second round (maxRounds 2)", second_round_done, 600, interval=2, dump_ns=ns)
-    stages = [(c["type"], c.get("stage")) for c in status["conditions"]]
+    return Collected(collected, spooled, healed, status)
+
+
+def test_incremental_learning_through_a_partition(e2e: E2E) -> None:
+    """The IL example's inference worker, on the edge, goes on serving while the edge is cut off
+    and appends the hard examples it meets to its Dataset's index (as an edge site collects data
+    for the next round); the edge LC's counts wait in its spool; after the heal the train trigger
+    fires a second round whose training data are exactly those samples."""
+    ns = "e2e-partition-il"
+    index, initial = _apply_collecting(e2e, "incremental_learning", ns, threshold=50, env={
+        "hard_example_index": "/home/work/dataset/train.txt",
+        "collect_after_update": "15",  # the link is cut before it starts
+        "updates_to_serve": "2",
+        "max_seconds": "900",
+    })  # fmt: skip
+    e2e.kubectl("-n", ns, "wait", "il/digits-il", "--for=jsonpath={.status.conditions[-1:].reason}=HotUpdated",
+                "--timeout=300s", timeout=330)  # fmt: skip
+    (infer,) = e2e.json("-n", ns, "get", "pods", "-l", "incrementallearningjob.sedna.io/worker-type=inference")["items"]
+
+    got = _collect_through_partition(e2e, ns, "il/digits-il", index)
+    stages = [(c["type"], c.get("stage")) for c in got.status["conditions"]]
     assert ("Completed", "Train") in stages[stages.index(("Completed", "Deploy")) + 1 :]  # round 2 trained
     # Round 2 trained on the samples appended after round 1: the head of what the worker collected.
     appended = _lines(e2e, index)[initial:]
@@ -242,9 +273,9 @@ def test_incremental_learning_through_a_partition(e2e: E2E) -> None:
     (after,) = e2e.json("-n", ns, "get", "pods", "-l", "incrementallearningjob.sedna.io/worker-type=inference")["items"]
     assert after["metadata"]["uid"] == infer["metadata"]["uid"]
     assert sum(c["restartCount"] for c in after["status"]["containerStatuses"]) == 0
-    e2e.timings["partition (IL): healed -> round 2 done"] = time.monotonic() - healed
-    e2e.counts["partition (IL): hard examples collected at the edge while cut off"] = collected
-    e2e.counts["partition (IL): dataset/status patches spooled at the edge LC"] = spooled
+    e2e.timings["partition (IL): healed -> round 2 done"] = time.monotonic() - got.healed
+    e2e.counts["partition (IL): hard examples collected at the edge while cut off"] = got.lines
+    e2e.counts["partition (IL): dataset/status patches spooled at the edge LC"] = got.spooled
     e2e.counts["partition (IL): samples round 2 trained on"] = len(trained)
     e2e.kubectl("delete", "namespace", ns, "--wait=false")
 
@@ -255,26 +286,11 @@ def test_lifelong_learning_through_a_partition(e2e: E2E) -> None:
     an edge site would); the edge LC's counts wait in its spool; after the heal a second round
     trains on exactly those samples and the knowledge base learns their task."""
     ns = "e2e-partition-ll"
-    e2e.stage_example("lifelong_learning", ns)
-    data_dir = f"{RELATIVE_ROOT}/{ns}/data"
-    index = f"{data_dir}/train.txt"
-    initial = len(_lines(e2e, index))
-
-    def collecting(docs: list[dict[str, Any]]) -> None:
-        job = manifest(docs, "LifelongLearningJob")
-        job["spec"]["maxRounds"] = 2
-        job["spec"]["trainSpec"]["trigger"]["condition"]["threshold"] = 20
-        template = job["spec"]["deploySpec"]["template"]
-        set_env(template, "unseen_sample_index", "/home/work/dataset/train.txt")
-        set_env(template, "collect_after_seconds", "15")  # the link is cut before it starts
-        set_env(template, "serve_seconds", str(int(PARTITION + 300)))
-        spec = template["spec"]
-        spec.setdefault("volumes", []).append({"name": "dataset", "hostPath": {"path": data_dir}})
-        container = spec["containers"][0]
-        container.setdefault("volumeMounts", []).append({"name": "dataset", "mountPath": "/home/work/dataset"})
-        container["securityContext"] = {"runAsUser": 0}  # the staged index is root's
-
-    e2e.apply_example("lifelong_learning", ns, edit=collecting)
+    index, initial = _apply_collecting(e2e, "lifelong_learning", ns, threshold=20, env={
+        "unseen_sample_index": "/home/work/dataset/train.txt",
+        "collect_after_seconds": "15",  # the link is cut before it starts
+        "serve_seconds": str(int(PARTITION + 300)),
+    })  # fmt: skip
     label = "lifelonglearningjob.sedna.io/worker-type=inference"
 
     def serving() -> dict[str, Any] | None:
@@ -286,40 +302,21 @@ def test_lifelong_learning_through_a_partition(e2e: E2E) -> None:
         return pods[0] if pods else None
 
     infer = e2e.wait("round 1 deployed and the inference worker serving", serving, 300, interval=0.5, dump_ns=ns)
-    e2e.nodes.set_link(EDGE, False)
-    cut = time.monotonic()
-    at_cut = len(_lines(e2e, index))
-    spooled = 0
-    try:
-        while time.monotonic() - cut < PARTITION:
-            spooled = max(spooled, _spooled(e2e))
-            time.sleep(2)
-        collected = len(_lines(e2e, index)) - at_cut
-        assert e2e.json("-n", ns, "get", "ll", "digits-ll")["status"]["round"] == 1  # nothing seen yet
-    finally:
-        e2e.nodes.set_link(EDGE, True)
-    healed = time.monotonic()
-    assert collected > 0 and spooled > 0, (collected, spooled)
-
-    def second_round_done() -> dict[str, Any] | None:
-        status = e2e.json("-n", ns, "get", "ll", "digits-ll")["status"]
-        return status if status.get("round") == 2 and status.get("completionTime") else None
-
-    status = e2e.wait("the second round (maxRounds 2)", second_round_done, 600, interval=2, dump_ns=ns)
+    got = _collect_through_partition(e2e, ns, "ll/digits-ll", index)
     appended = _lines(e2e, index)[initial:]
     # The unseen domain and only it, each of its 40 stream samples once.
     assert len(appended) == len(set(appended)) == 40 and all(line.endswith(" noisy") for line in appended)
     trained = _lines(e2e, f"{RELATIVE_ROOT}/{ns}/output/data/train/2/data.txt")
     assert trained and trained == appended[: len(trained)], (trained[:5], appended[:5])
-    models = [m["modelID"] for m in status["knowledgeBase"]["AIModels"]["listOfAIModels"]]
-    assert "noisy" in models, status["knowledgeBase"]  # the task it had never seen, learned
+    models = [m["modelID"] for m in got.status["knowledgeBase"]["AIModels"]["listOfAIModels"]]
+    assert "noisy" in models, got.status["knowledgeBase"]  # the task it had never seen, learned
     # The inference pod served the whole partition (never restarted while cut off).
     pods = {p["metadata"]["uid"]: p for p in e2e.json("-n", ns, "get", "pods", "-l", label)["items"]}
     if infer["metadata"]["uid"] in pods:  # the round-2 deploy may have replaced it since
         assert sum(c["restartCount"] for c in pods[infer["metadata"]["uid"]]["status"]["containerStatuses"]) == 0
-    e2e.timings["partition (LL): healed -> round 2 done"] = time.monotonic() - healed
-    e2e.counts["partition (LL): unseen samples collected at the edge while cut off"] = collected
-    e2e.counts["partition (LL): dataset/status patches spooled at the edge LC"] = spooled
+    e2e.timings["partition (LL): healed -> round 2 done"] = time.monotonic() - got.healed
+    e2e.counts["partition (LL): unseen samples collected at the edge while cut off"] = got.lines
+    e2e.counts["partition (LL): dataset/status patches spooled at the edge LC"] = got.spooled
     e2e.counts["partition (LL): samples round 2 trained on"] = len(trained)
     e2e.counts["partition (LL): task models in the knowledge base after round 2"] = len(models)
     e2e.kubectl("delete", "namespace", ns, "--wait=false")
