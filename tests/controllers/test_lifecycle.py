@@ -177,3 +177,16 @@ def test_scheduling_timeout_default_and_reason_from_the_scheduler() -> None:
     assert not plan.finished
     obj, plan = fl_step(obj, [workers[0], workers[1], stuck], DEFAULT_SCHEDULING_TIMEOUT)
     assert plan.finished and why in obj["status"]["conditions"][-1]["message"]
+
+
+def test_a_deadline_keeps_what_the_same_pass_wrote() -> None:
+    """A round reported in the pass that hits the deadline is recorded before the failure."""
+    from .helpers import report
+
+    obj, workers = started_fl(activeDeadlineSeconds=30)
+    rep = report(workers[1].name, "train", "running", owner_info={"currentRound": 2})
+    plan = fl.reconcile(observe(obj, models=MODELS, datasets=DATASETS, workers=workers, now=later(31),
+                                reports={workers[1].name: rep}))
+    obj = apply(obj, plan)
+    types = [c["type"] for c in obj["status"]["conditions"]]
+    assert types[-2:] == ["Training", "Failed"] and obj["status"]["currentRound"] == 2

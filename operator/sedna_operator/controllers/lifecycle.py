@@ -111,8 +111,10 @@ def _delete_all(obs: Observation, plan: Plan) -> None:
 
 
 def _fail(obs: Observation, plan: Plan, terms: JobTerms, reason: str, message: str) -> None:
-    """Turn ``plan`` into the job's terminal failure: every worker deleted, finished."""
-    _, history = split_ready(conditions_of(obs.resource), SUSPENDED)
+    """Turn ``plan`` into the job's terminal failure: every worker deleted, finished. The
+    failure follows whatever conditions this pass already wrote (a round, a stage)."""
+    written = plan.status_patch.get("conditions")
+    _, history = split_ready(written if written is not None else conditions_of(obs.resource), SUSPENDED)
     _delete_all(obs, plan)
     plan.status_patch.update(terms.fail_patch(obs.resource, history, reason, message, obs.now))
     if "active" in plan.status_patch or getattr(obs.resource.status, "active", None):
