@@ -17,9 +17,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from tests.support.node import E2E, RELATIVE_ROOT, fl_rounds, manifest, set_env
 
 PARTITION = float(os.environ.get("SEDNA_E2E_PARTITION_SECONDS", "60"))
+# pytest-timeout's 600 s would cut a 10-minute partition short: the cut plus 10 minutes for the rest.
+LONG_ENOUGH = pytest.mark.timeout(int(PARTITION) + 600)
 SPOOL = "/var/lib/sedna/lc/lc-status-spool.jsonl"  # the chart's lc.dataDir + the LC's spool file
 EDGE = "edge-node"
 
@@ -43,6 +47,7 @@ def _ready(e2e: E2E, ns: str) -> tuple[str, str] | None:
     return (ready["status"], ready["reason"]) if ready else None
 
 
+@LONG_ENOUGH
 def test_joint_inference_through_a_partition(e2e: E2E) -> None:
     ns = "e2e-partition-ji"
     e2e.stage_example("joint_inference", ns)
@@ -125,6 +130,7 @@ def test_joint_inference_through_a_partition(e2e: E2E) -> None:
     e2e.kubectl("delete", "namespace", ns, "--wait=false")
 
 
+@LONG_ENOUGH
 def test_federated_learning_with_a_trainer_cut_off(e2e: E2E) -> None:
     """Two trainers on the cloud node, one on the edge node; the edge is cut off mid-job. The
     rounds go on with the two (the aggregator's round timeout), and the edge trainer rejoins
@@ -246,6 +252,7 @@ def _collect_through_partition(e2e: E2E, ns: str, job: str, index: str) -> Colle
     return Collected(collected, spooled, healed, status)
 
 
+@LONG_ENOUGH
 def test_incremental_learning_through_a_partition(e2e: E2E) -> None:
     """The IL example's inference worker, on the edge, goes on serving while the edge is cut off
     and appends the hard examples it meets to its Dataset's index (as an edge site collects data
@@ -280,6 +287,7 @@ def test_incremental_learning_through_a_partition(e2e: E2E) -> None:
     e2e.kubectl("delete", "namespace", ns, "--wait=false")
 
 
+@LONG_ENOUGH
 def test_lifelong_learning_through_a_partition(e2e: E2E) -> None:
     """The LL example's inference worker, on the edge, goes on serving while the edge is cut off
     and appends every sample it recognises as an unseen task to its Dataset (labelled later, as
