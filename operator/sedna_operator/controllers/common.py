@@ -52,6 +52,17 @@ def iso(now: datetime) -> str:
     return now.isoformat().replace("+00:00", "Z")
 
 
+def parse_time(value: Any) -> datetime | None:
+    """A time read back from status or controller state (RFC 3339 text, or already a datetime);
+    None when absent or unreadable."""
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+
+
 def status_dict(resource: Resource[Any, Any]) -> dict[str, Any]:
     """The resource's status on the wire (camelCase)."""
     return dict(resource.status.to_wire())

@@ -40,6 +40,7 @@ from .common import (
     controller_state,
     event,
     iso,
+    parse_time,
     sync_slot,
 )
 from .plan import Observation, ObservedWorker, Plan, WorkerPlan, WorkerReport
@@ -183,11 +184,6 @@ def stage_labels(key: str, round_: int) -> tuple[dict[str, str], dict[str, str]]
     return {WORKER_KEY_LABEL: key}, {ROUND_ANNOTATION: str(round_)}
 
 
-def _parse(text: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
-    except ValueError:
-        return None
 
 
 def _train_waiting(cy: Cycle, flavor: Flavor) -> float | None:
@@ -248,7 +244,7 @@ def _stage_active(cy: Cycle, flavor: Flavor, ctype: str, stage: str) -> float | 
     completed = report is not None and report.kind.lower() == kind and report.status.lower() == "completed"
     if completed or worker.phase == "Succeeded":
         if not completed:
-            seen = _parse(cy.state.get("succeededSeen"))
+            seen = parse_time(cy.state.get("succeededSeen"))
             if seen is None:
                 cy.state["succeededSeen"] = iso(cy.now)
                 return 5.0

@@ -13,7 +13,7 @@ when the trainers still running are deleted; a spec edit rolls only the workers 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from ..api import FederatedLearningJob, Resource
@@ -26,6 +26,7 @@ from .common import (
     event,
     iso,
     mount_set,
+    parse_time,
     sync_slot,
     typed,
 )
@@ -212,11 +213,6 @@ def _model_report(
     return max(pool, key=lambda r: (r.received_at, r.sequence), default=None)
 
 
-def _parse(text: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
-    except ValueError:
-        return None
 
 
 def _trainer_grace_left(obs: Observation, state: dict[str, Any]) -> float:
@@ -225,7 +221,7 @@ def _trainer_grace_left(obs: Observation, state: dict[str, Any]) -> float:
     running = [w for w in obs.workers if not w.deleting and w.role == "train" and w.phase in ("Pending", "Running")]
     if not running:
         return 0.0
-    since = _parse(state.get("aggregatorSucceededAt"))
+    since = parse_time(state.get("aggregatorSucceededAt"))
     if since is None:
         since = obs.now
         state["aggregatorSucceededAt"] = iso(obs.now)
@@ -319,7 +315,7 @@ def _reconcile(obs: Observation) -> Plan:
             )
             plan.requeue_after = min(plan.requeue_after or delay, delay)
             continue
-        until = _parse(backoff.get(key))
+        until = parse_time(backoff.get(key))
         if until is not None and obs.now < until:
             wait = (until - obs.now).total_seconds()
             plan.requeue_after = min(plan.requeue_after or wait, wait)

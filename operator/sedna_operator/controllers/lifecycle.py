@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from ..api import Resource
-from .common import append_condition, conditions_of, event, iso
+from .common import append_condition, conditions_of, event, iso, parse_time
 from .plan import Observation, Plan
 from .readiness import Readiness, split_ready, with_ready
 
@@ -70,14 +70,6 @@ def _learning_fail(
 
 FL_TERMS = JobTerms(_fl_fail, scheduling_timeout=True)
 LEARNING_TERMS = JobTerms(_learning_fail)
-
-
-def _time(value: Any) -> datetime | None:
-    if isinstance(value, datetime):
-        return value
-    if isinstance(value, str) and value:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return None
 
 
 def _without_suspended(obs: Observation) -> Observation:
@@ -126,7 +118,7 @@ def _fail(obs: Observation, plan: Plan, terms: JobTerms, reason: str, message: s
 
 def _expiry(obs: Observation, plan: Plan) -> None:
     ttl = getattr(obs.resource.spec, "ttl_seconds_after_finished", None)
-    done = _time(getattr(obs.resource.status, "completion_time", None)) or _time(plan.status_patch.get("completionTime"))
+    done = parse_time(getattr(obs.resource.status, "completion_time", None)) or parse_time(plan.status_patch.get("completionTime"))
     if ttl is None or done is None:
         return
     left = (done - obs.now).total_seconds() + ttl
@@ -137,17 +129,25 @@ def _expiry(obs: Observation, plan: Plan) -> None:
         plan.expires_in = left
 
 
-def _pending_too_long(obs: Observation, timeout: float) -> str | None:
-    late = [
-        w
-        for w in obs.workers
-        if not w.deleting and w.phase == "Pending" and w.created_at is not None
-        and (obs.now - w.created_at).total_seconds() >= timeout
-    ]  # fmt: skip
-    if not late:
-        return None
-    parts = [f"{w.name} (node {w.node or 'none'}{': ' + w.waiting_reason if w.waiting_reason else ''})" for w in late]
-    return f"pending for more than {timeout:.0f}s (schedulingTimeoutSeconds): {', '.join(parts)}"
+def _sooner(plan: Plan, seconds: float) -> None:
+    """Requeue within ``seconds`` (or sooner, if the kind's reconcile asked for that)."""
+    plan.requeue_after = seconds if plan.requeue_after is None else min(plan.requeue_after, seconds)
+
+
+def _scheduling(obs: Observation, plan: Plan, terms: JobTerms, timeout: float) -> bool:
+    """Fail the job when a worker has been Pending ``timeout`` seconds (True), else requeue for
+    the first one that will have been."""
+    pending = [w for w in obs.workers if not w.deleting and w.phase == "Pending" and w.created_at is not None]
+    left = {w.name: timeout - (obs.now - w.created_at).total_seconds() for w in pending}  # type: ignore[operator]
+    late = [w for w in pending if left[w.name] <= 0]
+    if late:
+        parts = [f"{w.name} (node {w.node or 'none'}{': ' + w.waiting_reason if w.waiting_reason else ''})" for w in late]
+        _fail(obs, plan, terms, "SchedulingTimeout",
+              f"pending for more than {timeout:.0f}s (schedulingTimeoutSeconds): {', '.join(parts)}")  # fmt: skip
+        return True
+    if left:
+        _sooner(plan, max(1.0, min(left.values())))
+    return False
 
 
 def with_run_policy(obs: Observation, reconcile: Callable[[Observation], Plan], terms: JobTerms) -> Plan:
@@ -186,30 +186,20 @@ def with_run_policy(obs: Observation, reconcile: Callable[[Observation], Plan], 
         _expiry(obs, plan)
         return plan
 
-    started = obs.now if resumed else (_time(job.status.start_time) or obs.now)
+    started = obs.now if resumed else (parse_time(job.status.start_time) or obs.now)
     deadline = spec.active_deadline_seconds
+    failed = False
     if deadline is not None:
         left = (started - obs.now).total_seconds() + deadline
         if left <= 0:
             _fail(obs, plan, terms, "DeadlineExceeded", f"the job ran longer than activeDeadlineSeconds ({deadline}s)")
-            _pin(plan, obs, current, None)
-            _expiry(obs, plan)
-            return plan
-        plan.requeue_after = min(plan.requeue_after if plan.requeue_after is not None else left, left)
-    if terms.scheduling_timeout:
-        timeout = float(getattr(spec, "scheduling_timeout_seconds", None) or DEFAULT_SCHEDULING_TIMEOUT)
-        why = _pending_too_long(obs, timeout)
-        if why is not None:
-            _fail(obs, plan, terms, "SchedulingTimeout", why)
-            _pin(plan, obs, current, None)
-            _expiry(obs, plan)
+            failed = True
         else:
-            waits = [
-                timeout - (obs.now - w.created_at).total_seconds()
-                for w in obs.workers
-                if not w.deleting and w.phase == "Pending" and w.created_at is not None
-            ]
-            if waits:
-                left = max(1.0, min(waits))
-                plan.requeue_after = min(plan.requeue_after if plan.requeue_after is not None else left, left)
+            _sooner(plan, left)
+    if not failed and terms.scheduling_timeout:
+        timeout = float(getattr(spec, "scheduling_timeout_seconds", None) or DEFAULT_SCHEDULING_TIMEOUT)
+        failed = _scheduling(obs, plan, terms, timeout)
+    if failed:
+        _pin(plan, obs, current, None)
+        _expiry(obs, plan)
     return plan
