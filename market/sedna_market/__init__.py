@@ -20,6 +20,8 @@ _EXPORTS = {
     "SubmissionError": "sedna_market.market",
     "RKMETableSpec": "sedna_market.spec.rkme",
     "SemanticSpec": "sedna_market.spec.semantic",
+    "UnseenProfile": "sedna_market.unseen",
+    "fit_unseen_profile": "sedna_market.unseen",
     "generate_rkme_table_spec": "sedna_market.spec.rkme",
     "generate_semantic_spec": "sedna_market.spec.semantic",
 }

@@ -3,20 +3,23 @@
 Usage::
 
     tm = TaskMarket()                                  # in-memory; or TaskMarket(db_url, storage_dir)
-    tid = tm.add_task_model(model, X_train_of_task)    # RKME of the task's training inputs
-    task_ids, dists = tm.allocate(X)                   # nearest task per sample
+    tid = tm.add_task_model(model, X_train_of_task)    # RKME spec + calibrated unseen profile
+    task_ids, scores = tm.allocate(X)                  # nearest task per sample
     unseen = tm.detect_unseen(X)                       # True where no known task fits
     y = tm.predict(X)                                  # each sample through its task's model
 
-Per-sample distance to task ``i`` is the squared MMD between the sample's point mass and the
-task's embedding: ``k(x,x) - 2 f_i(x) + <Phi_i,Phi_i> = 1 - 2 f_i(x) + s_i``.  All tasks' reduced
-sets are stacked (the market's :class:`StatIndex`), so allocation is one kernel block for all
-samples and tasks.  A sample is unseen when its distance to the nearest task exceeds that task's
-threshold, the ``quantile`` of the training samples' distances to their own task times ``margin``.
+Every task carries an *unseen profile* (:mod:`sedna_market.unseen`), computed from its training
+samples when it is added and stored in its package (``unseen_profile.json``): per-task
+standardisation, a per-task kernel width and an RKME of the standardised samples, whose score
+``-log f(x)`` is a monotone function of the squared MMD between the sample's point mass and the
+task's embedding, and a threshold calibrated on held-out (cross-fitted) samples of the task.
+A sample goes to the task of lowest ``score / threshold`` and is unseen when that value is above 1.
 
-:func:`point_distances` and :func:`calibrate_threshold` are the same math as pure functions, so a
-client that holds task specs fetched from a remote market (the SDK's ``MarketKnowledgeBase``)
-computes exactly what an in-process :class:`TaskMarket` does.
+The task's plain RKME spec (one ``gamma`` for every task of the market) is still stored for the
+market's statistical search.  :func:`point_distances` and :func:`calibrate_threshold` keep the
+earlier rule (squared MMD under that shared kernel, threshold ``margin`` x the ``quantile`` of
+the training samples' own distances): :class:`TaskMarket` falls back to it when a task has no
+profile, and the SDK for indexes written before profiles existed.
 """
 
 from __future__ import annotations
@@ -36,6 +39,18 @@ from .spec.kernels import gaussian_kernel
 from .spec.rkme import RKMETableSpec, generate_rkme_table_spec
 from .spec.semantic import SemanticSpec, generate_semantic_spec
 from .status import CheckStatus
+from .unseen import (
+    DEFAULT_FOLDS,
+    DEFAULT_GAMMA_SCALE,
+    DEFAULT_MARGIN,
+    DEFAULT_QUANTILE,
+    DEFAULT_SCALE_FLOOR,
+    PROFILE_FILE,
+    UnseenProfile,
+    add_profile_to_package,
+    fit_unseen_profile,
+    profile_from_package,
+)
 
 
 def point_distances(X: np.ndarray, group: DimGroup, gamma: float) -> np.ndarray:
@@ -59,7 +74,10 @@ def calibrate_threshold(X: np.ndarray, spec: RKMETableSpec, quantile: float = 0.
 
 
 class TaskMarket:
-    """Task models of one lifelong-learning job, backed by a market (SQLite file or in memory)."""
+    """Task models of one lifelong-learning job, backed by a market (SQLite file or in memory).
+
+    ``quantile``, ``margin``, ``folds``, ``scale_floor`` and ``gamma_scale`` are the unseen
+    profile's calibration settings (see :func:`sedna_market.unseen.fit_unseen_profile`)."""
 
     def __init__(
         self,
@@ -67,8 +85,11 @@ class TaskMarket:
         storage_dir: str | Path | None = None,
         gamma: float = 0.1,
         reduced_set_size: int = 50,
-        quantile: float = 0.99,
-        margin: float = 1.1,
+        quantile: float = DEFAULT_QUANTILE,
+        margin: float = DEFAULT_MARGIN,
+        folds: int = DEFAULT_FOLDS,
+        scale_floor: float = DEFAULT_SCALE_FLOOR,
+        gamma_scale: float = DEFAULT_GAMMA_SCALE,
     ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="taskmarket-") if storage_dir is None else None
         self.market = Market(Organizer(db_url, storage_dir or self._tmp.name), run_stat_check=False)  # type: ignore[union-attr]
@@ -76,7 +97,11 @@ class TaskMarket:
         self.reduced_set_size = reduced_set_size
         self.quantile = quantile
         self.margin = margin
+        self.folds = folds
+        self.scale_floor = scale_floor
+        self.gamma_scale = gamma_scale
         self._thresholds: dict[str, float] = {}
+        self._profiles: dict[str, UnseenProfile | None] = {}
         self._models: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -85,6 +110,11 @@ class TaskMarket:
         """Ids of the stored task models."""
         return [r.id for r in self.market.organizer.list(searchable_only=True)]
 
+    def fit_profile(self, X_train: np.ndarray) -> UnseenProfile:
+        """The unseen profile of a task with this market's calibration settings."""
+        return fit_unseen_profile(X_train, self.quantile, self.margin, self.folds, self.reduced_set_size,
+                                  self.scale_floor, self.gamma_scale)
+
     def add_task_model(
         self,
         model: Any,
@@ -92,15 +122,21 @@ class TaskMarket:
         semantic: SemanticSpec | dict[str, Any] | None = None,
         task_id: str | None = None,
         spec: RKMETableSpec | None = None,
+        profile: UnseenProfile | None = None,
     ) -> str:
         """Store ``model`` (an object with ``predict``, or a path to a package zip) for the task whose
         training inputs are ``X_train``; returns the task id.  ``spec``: the task's RKME when the
-        caller already computed it from ``X_train`` (its gamma must be this market's)."""
+        caller already computed it from ``X_train`` (its gamma must be this market's); ``profile``:
+        its unseen profile, likewise (else calibrated here).  The profile goes into the package."""
         X = np.asarray(X_train, dtype=np.float64).reshape(len(X_train), -1)
         if spec is None:
             spec = generate_rkme_table_spec(X, gamma=self.gamma, reduced_set_size=self.reduced_set_size)
         elif spec.gamma != self.gamma:
             raise ValueError(f"spec gamma {spec.gamma} differs from the market's {self.gamma}")
+        if profile is None:
+            profile = self.fit_profile(X)
+        elif profile.dim != X.shape[1]:
+            raise ValueError(f"profile has {profile.dim} features, the task {X.shape[1]}")
         if isinstance(semantic, dict):
             semantic = SemanticSpec.from_dict(semantic)
         sem = semantic or generate_semantic_spec(
@@ -113,17 +149,17 @@ class TaskMarket:
             input_description={"Dimension": X.shape[1], "Description": {}},
         )
         if isinstance(model, str | Path):
-            package: bytes = Path(model).read_bytes()
+            package: bytes = add_profile_to_package(Path(model).read_bytes(), profile)
             obj = None
         else:
-            package = build_pickle_package(model, spec, (X.shape[1],), None, sem)
+            package = build_pickle_package(model, spec, (X.shape[1],), None, sem,
+                                           extra_files={PROFILE_FILE: profile.to_json()})
             obj = model
         org = self.market.organizer
         tid = org.add(package, sem, spec, CheckStatus.NONUSABLE, DONE, "added by lifelong learning", task_id)
-        # threshold from the training data itself: how far this task's own samples lie from it
-        thr = calibrate_threshold(X, spec, self.quantile, self.margin)
         with self._lock:
-            self._thresholds[tid] = thr
+            self._profiles[tid] = profile
+            self._thresholds.pop(tid, None)
             if obj is not None:
                 self._models[tid] = obj
         return tid
@@ -132,18 +168,40 @@ class TaskMarket:
         """Delete a task model."""
         with self._lock:
             self._thresholds.pop(task_id, None)
+            self._profiles.pop(task_id, None)
             self._models.pop(task_id, None)
         return self.market.delete(task_id)
 
+    def profile(self, task_id: str) -> UnseenProfile | None:
+        """The task's unseen profile (read back from its package after a restart; None for a
+        task stored without one)."""
+        with self._lock:
+            if task_id in self._profiles:
+                return self._profiles[task_id]
+        data = self.market.organizer.package_bytes(task_id)
+        prof = profile_from_package(data) if data is not None else None
+        with self._lock:
+            self._profiles[task_id] = prof
+        return prof
+
     def threshold(self, task_id: str) -> float | None:
-        """The calibrated unseen threshold of a task (None when unknown, e.g. after a restart)."""
+        """The task's unseen threshold: its profile's (on the profile score), else one set with
+        :meth:`set_threshold` (on the squared MMD); None when unknown."""
+        prof = self.profile(task_id)
+        if prof is not None:
+            return prof.threshold
         with self._lock:
             return self._thresholds.get(task_id)
 
     def set_threshold(self, task_id: str, value: float) -> None:
-        """Restore a threshold kept elsewhere (thresholds live in memory, not in the market)."""
+        """Override a task's threshold (in memory): its profile's when it has one, else the
+        squared-MMD threshold of the earlier rule."""
+        prof = self.profile(task_id)
         with self._lock:
-            self._thresholds[task_id] = float(value)
+            if prof is not None:
+                self._profiles[task_id] = prof.with_threshold(value)
+            else:
+                self._thresholds[task_id] = float(value)
 
     def spec(self, task_id: str) -> RKMETableSpec | None:
         """The RKME spec stored for a task."""
@@ -158,23 +216,49 @@ class TaskMarket:
         return group.ids, point_distances(X, group, self.gamma)
 
     def distances(self, X: np.ndarray) -> tuple[list[str], np.ndarray]:
-        """Task ids and the ``(n_samples, n_tasks)`` matrix of per-sample squared MMDs."""
+        """Task ids and the ``(n_samples, n_tasks)`` matrix of per-sample squared MMDs (under the
+        market's shared kernel)."""
         return self._dists_with_index(X, self.market.organizer.index())
 
+    def scores(self, X: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """Task ids and the ``(n_samples, n_tasks)`` matrix of normalised unseen scores (> 1:
+        unseen for that task): ``score / threshold`` of each task's profile; for a task stored
+        without one, ``squared MMD / threshold`` (inf while no threshold is known)."""
+        X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+        idx = self.market.organizer.index()
+        group = idx.groups.get((X.shape[1],))
+        if group is None:
+            return [], np.empty((len(X), 0))
+        ids = list(group.ids)
+        profiles = [self.profile(t) for t in ids]
+        out = np.empty((len(X), len(ids)))
+        legacy = [j for j, p in enumerate(profiles) if p is None]
+        for j, prof in enumerate(profiles):
+            if prof is not None:
+                out[:, j] = prof.normalised(X)
+        if legacy:
+            dist = point_distances(X, group, self.gamma)
+            with self._lock:
+                thr = {j: self._thresholds.get(ids[j]) for j in legacy}
+            for j in legacy:
+                t = thr[j]
+                out[:, j] = dist[:, j] / t if t is not None and t > 0 else np.inf
+        return ids, out
+
     def allocate(self, X: np.ndarray) -> tuple[list[str | None], np.ndarray]:
-        """Nearest task id for each sample and the distance to it (None/inf with no tasks)."""
-        ids, d = self.distances(X)
+        """Nearest task id for each sample (lowest normalised score) and that score (None/inf with
+        no tasks)."""
+        ids, score = self.scores(X)
         if not ids:
             return [None] * len(X), np.full(len(X), np.inf)
-        best = d.argmin(axis=1)
-        return [ids[i] for i in best], d[np.arange(len(X)), best]
+        best = score.argmin(axis=1)
+        return [ids[i] for i in best], score[np.arange(len(X)), best]
 
     def detect_unseen(self, X: np.ndarray) -> np.ndarray:
-        """Boolean mask: True where the sample is farther from its nearest task than that task's
-        calibrated threshold."""
-        tasks, dist = self.allocate(X)
-        thr = np.array([self._thresholds.get(t, -np.inf) if t is not None else -np.inf for t in tasks])
-        return dist > thr
+        """Boolean mask: True where the sample's normalised score for its nearest task is above 1
+        (the task's calibrated threshold)."""
+        _, score = self.allocate(X)
+        return score > 1.0
 
     def model(self, task_id: str) -> Any:
         """The model object of a task (loaded from its package when not added in this process)."""

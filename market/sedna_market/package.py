@@ -171,8 +171,10 @@ def build_pickle_package(
     output_shape: tuple[int, ...] | None,
     semantic_spec: SemanticSpec | None = None,
     predict_method: str = "predict",
+    extra_files: dict[str, str | bytes] | None = None,
 ) -> bytes:
-    """Zip a picklable estimator as a learnware package (loadable by learnware too)."""
+    """Zip a picklable estimator as a learnware package (loadable by learnware too);
+    ``extra_files`` (name -> content) are added at the package root (e.g. ``unseen_profile.json``)."""
     yml = {
         "model": {
             "class_name": "PickleModel",
@@ -201,4 +203,8 @@ def build_pickle_package(
         zf.writestr("requirements.txt", "numpy\nscikit-learn\n")
         if semantic_spec is not None:
             zf.writestr(SEMANTIC_FILE, json.dumps(semantic_spec.to_dict()))
+        for name, content in (extra_files or {}).items():
+            if PurePosixPath(name).is_absolute() or ".." in PurePosixPath(name).parts:
+                raise PackageError(f"unsafe extra file name {name!r}")
+            zf.writestr(name, content)
     return buf.getvalue()

@@ -221,6 +221,17 @@ def test_lifelong_learning_through_market_service(job_env: Path, monkeypatch: py
         batch = np.random.default_rng(9).normal(MEANS["b"], 1.0, size=(200, DIM))
         res = client.search(stat_spec=generate_rkme_table_spec(batch, gamma=section["gamma"], reduced_set_size=20))
         assert res.single[0].id == section["tasks"]["b"]["id"]
+    # a worker that did not upload the tasks reads their unseen profiles from the packages
+    from sedna.algorithms.knowledge_management import market_kb
+
+    with market_kb._CACHE_LOCK:
+        market_kb._REMOTE.clear()
+        market_kb._GROUPS.clear()
+    entries, profiles = market_kb._task_profiles(section)
+    assert {k[1] for k in market_kb._REMOTE if k[0] == market_server} == ids
+    assert all(market_kb._REMOTE[(market_server, i)][1] is not None for i in ids)
+    assert {e: p.threshold for e, p in zip(entries, profiles, strict=True)} == {
+        e: t["threshold"] for e, t in section["tasks"].items()}
     # the trainer also uploaded its index through Sedna's /knowledgebase/update
     kb = KBClient(market_server)
     got = kb.download_file("/file/download?files=index.pkl&name=index.pkl", str(job_env / "dl" / "index.pkl"))
@@ -236,7 +247,9 @@ def test_retrain_replaces_task_models(job_env: Path, monkeypatch: pytest.MonkeyP
     frames = _frame(rng, MEANS["b"], 200, "b")
     LifelongLearning(estimator=MeanEstimator(), task_definition=ATTR).train(Shard(frames, np.full(200, 10.0)))
     second = LocalKnowledgeBase(job_env).load_index()["market"]
-    assert set(second["tasks"]) == {"b"} and second["gamma"] == first["gamma"]
+    # a round with samples of task b only retrains b and keeps the other tasks' models
+    assert set(second["tasks"]) == {"a", "b", "c"} and second["gamma"] == first["gamma"]
+    assert second["tasks"]["a"]["id"] == first["tasks"]["a"]["id"]
     tm = MarketKnowledgeBase(job_env).task_market()
     assert second["tasks"]["b"]["id"] in tm.task_ids and first["tasks"]["b"]["id"] not in tm.task_ids
 

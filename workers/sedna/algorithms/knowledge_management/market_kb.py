@@ -4,25 +4,34 @@
 :class:`~sedna.algorithms.knowledge_management.knowledge_base.KnowledgeBase` protocol:
 
 * **store**: every trained task model enters the market with the RKME statistical specification
-  of its task's training inputs.  The spec is computed here, in the training worker, with
-  ``sedna_market.generate_rkme_table_spec``; only the reduced set (``z``, ``beta``) and a
-  calibrated threshold leave the worker, never the raw samples.  With no server URL the market
-  is in-process (:class:`sedna_market.lifelong.TaskMarket`, SQLite under ``OUTPUT_URL/market``);
-  with ``KB_SERVER`` it is the market REST service (``sedna_market.client.MarketClient``).
-* **allocate**: the distance of a sample to task ``i`` is the squared MMD between the sample's
-  point mass and the task's embedding (``sedna_market.lifelong.point_distances``); a sample goes
-  to the task model of the nearest task.  Task specs are read from the market (the in-process
-  organizer, or each task's package downloaded from the service) and cached; the copy kept in the
-  job's index is the fallback when the market cannot be reached.
-* **unseen**: a sample is unseen when its distance to the nearest task exceeds that task's
-  threshold, ``margin`` x the ``quantile`` of the task's own training samples' distances
-  (``sedna_market.lifelong.calibrate_threshold``).  ``nearest_task`` reports
-  ``distance / threshold``, so, as with the local index, a score above 1 means unseen.
+  of its task's training inputs and the task's *unseen profile*
+  (:func:`sedna_market.unseen.fit_unseen_profile`).  Both are computed here, in the training
+  worker; only reduced sets, per-feature means/deviations and the calibrated threshold leave it,
+  never the raw samples.  With no server URL the market is in-process
+  (:class:`sedna_market.lifelong.TaskMarket`, SQLite under ``OUTPUT_URL/market``); with
+  ``KB_SERVER`` it is the market REST service (``sedna_market.client.MarketClient``).  The profile
+  is stored in the task's package (``unseen_profile.json``) and copied into the job's index.
+* **unseen**: the profile standardises a sample with the task's own per-feature mean and (floored)
+  deviation, scores it with ``-log`` of the task's kernel mean embedding in those coordinates (a
+  monotone function of the point-mass squared MMD that does not saturate) and divides by the
+  task's threshold: ``margin`` x the ``quantile`` of the scores of the task's *held-out* samples
+  (``folds``-fold cross-fitting at training time).  ``nearest_task`` reports the lowest
+  ``score / threshold`` over the tasks: as with the local index, above 1 means unseen.
+* **allocate**: a sample goes to the task model of the task of lowest ``score / threshold``.
+  Profiles are read from the market (the in-process task market, or each task's package
+  downloaded from the service) and cached; the copy kept in the job's index is the fallback when
+  the market cannot be reached.
 
-All tasks of a job share one kernel width: ``gamma`` when given, else
-``1 / (d * mean feature variance of all training samples)`` (``1/d`` for standardised data,
-learnware's 0.1 at ``d = 10``), fixed at the first training and reused when tasks are retrained.
-Specs are therefore computed when the index is saved, once every task of the round is known.
+Calibration settings (job parameters): ``kb_unseen_quantile`` (0.99), ``kb_unseen_margin`` (1.0),
+``kb_unseen_folds`` (5), ``kb_unseen_scale_floor`` (0.2) and ``kb_unseen_gamma_scale`` (8); see
+:mod:`sedna_market.unseen`.  Indexes written before profiles existed (no ``profile`` per task)
+keep the earlier rule: squared MMD under the job's shared kernel over a threshold calibrated on the
+training samples themselves.
+
+The plain RKME specs stored for the market's statistical search share one kernel width: ``gamma``
+when given, else ``1 / (d * mean feature variance of all training samples)``, fixed at the first
+training and reused when tasks are retrained.  Specs are therefore computed when the index is
+saved, once every task of the round is known.
 
 ``sedna_market`` is imported lazily: this module (and the registrations below) load in workers
 without the ``market`` extra; only constructing a :class:`MarketKnowledgeBase` needs it.
@@ -69,7 +78,8 @@ SECTION = "market"
 
 # in-process markets and task specs fetched from a service, shared by the KB objects of a process
 _MARKETS: dict[str, Any] = {}
-_REMOTE_SPECS: dict[tuple[str, str], Any] = {}
+#: (server, task id) -> (spec, profile or None) read from the task's package
+_REMOTE: dict[tuple[str, str], tuple[Any, Any]] = {}
 _GROUPS: dict[tuple[Any, ...], Any] = {}
 _CACHE_LOCK = threading.Lock()
 
@@ -134,11 +144,14 @@ class MarketKnowledgeBase:
         gamma: float | None = None,
         reduced_set_size: int = 50,
         quantile: float = 0.99,
-        margin: float = 1.1,
+        margin: float = 1.0,
         model_loader: Callable[[str], Any] | None = None,
         job_name: str = "lifelong",
         db_url: str | None = None,
         storage_dir: str | os.PathLike[str] | None = None,
+        folds: int = 5,
+        scale_floor: float = 0.2,
+        gamma_scale: float = 8.0,
         **kwargs: Any,
     ) -> None:
         _require_market()
@@ -149,6 +162,9 @@ class MarketKnowledgeBase:
         self.reduced_set_size = int(reduced_set_size)
         self.quantile = float(quantile)
         self.margin = float(margin)
+        self.folds = int(folds)
+        self.scale_floor = float(scale_floor)
+        self.gamma_scale = float(gamma_scale)
         self.model_loader = model_loader
         self.job_name = job_name
         mdir = self.root / "market"
@@ -164,7 +180,8 @@ class MarketKnowledgeBase:
         cls, root: str, get: Callable[[str, Any], Any], model_loader: Callable[[str], Any] | None = None
     ) -> MarketKnowledgeBase:
         """Build from a job's parameters: ``KB_SERVER``, ``MARKET_API_TOKEN``, ``JOB_NAME`` and the
-        optional ``kb_gamma``, ``kb_reduced_set_size``, ``kb_unseen_quantile``, ``kb_unseen_margin``."""
+        optional ``kb_gamma``, ``kb_reduced_set_size``, ``kb_unseen_quantile``, ``kb_unseen_margin``,
+        ``kb_unseen_folds``, ``kb_unseen_scale_floor``, ``kb_unseen_gamma_scale``."""
         gamma = get("kb_gamma", None)
         return cls(
             root,
@@ -173,9 +190,12 @@ class MarketKnowledgeBase:
             gamma=float(gamma) if gamma else None,
             reduced_set_size=int(get("kb_reduced_set_size", 50)),
             quantile=float(get("kb_unseen_quantile", 0.99)),
-            margin=float(get("kb_unseen_margin", 1.1)),
+            margin=float(get("kb_unseen_margin", 1.0)),
             model_loader=model_loader,
             job_name=str(get("JOB_NAME", "lifelong")),
+            folds=int(get("kb_unseen_folds", 5)),
+            scale_floor=float(get("kb_unseen_scale_floor", 0.2)),
+            gamma_scale=float(get("kb_unseen_gamma_scale", 8.0)),
         )
 
     @property
@@ -216,14 +236,17 @@ class MarketKnowledgeBase:
 
     def nearest_task(self, x: Any, index: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per sample: position of the nearest task group in ``index["task_groups"]`` (-1 when the
-        job has no market task) and ``distance / threshold`` of that task (> 1 means unseen)."""
+        job has no market task) and ``score / threshold`` of that task (> 1 means unseen)."""
         return _nearest(index if index is not None else (self.index or {}), x)
 
     # -- market side ---------------------------------------------------------------------------
     def task_market(self) -> Any:
         """The in-process :class:`sedna_market.lifelong.TaskMarket` of this job."""
-        return _open_task_market(self.db_url, str(self.storage_dir), self._gamma_or(0.1), self.reduced_set_size,
-                                 self.quantile, self.margin)
+        return _open_task_market(self.db_url, str(self.storage_dir), self._gamma_or(0.1), self._tm_options())
+
+    def _tm_options(self) -> dict[str, Any]:
+        return {"reduced_set_size": self.reduced_set_size, "quantile": self.quantile, "margin": self.margin,
+                "folds": self.folds, "scale_floor": self.scale_floor, "gamma_scale": self.gamma_scale}
 
     def _gamma_or(self, default: float) -> float:
         if self._section is not None:
@@ -235,7 +258,7 @@ class MarketKnowledgeBase:
         if not self._pending:
             return previous
         from sedna_market import generate_rkme_table_spec
-        from sedna_market.lifelong import calibrate_threshold
+        from sedna_market.unseen import fit_unseen_profile
 
         if previous is not None:
             gamma = float(previous["gamma"])
@@ -251,12 +274,14 @@ class MarketKnowledgeBase:
             tasks.update({e: t for e, t in previous["tasks"].items() if e in live})
         for item in self._pending:
             spec = generate_rkme_table_spec(item.x, gamma=gamma, reduced_set_size=self.reduced_set_size)
-            thr = calibrate_threshold(item.x, spec, self.quantile, self.margin)
+            profile = fit_unseen_profile(item.x, self.quantile, self.margin, self.folds, self.reduced_set_size,
+                                         self.scale_floor, self.gamma_scale)
             old = tasks.get(item.entry)
-            tid = self._store(item, spec, thr)
+            tid = self._store(item, spec, profile)
             if old is not None and old["id"] != tid:
                 self._remove(old["id"], gamma)
-            tasks[item.entry] = {"id": tid, "threshold": thr, "spec": spec.to_dict(), "model_url": item.model_url}
+            tasks[item.entry] = {"id": tid, "threshold": profile.threshold, "spec": spec.to_dict(),
+                                 "profile": profile.to_dict(), "model_url": item.model_url}
         self._pending.clear()
         section = {
             "backend": "market",
@@ -267,6 +292,9 @@ class MarketKnowledgeBase:
             "gamma": gamma,
             "quantile": self.quantile,
             "margin": self.margin,
+            "folds": self.folds,
+            "scale_floor": self.scale_floor,
+            "gamma_scale": self.gamma_scale,
             "tasks": tasks,
         }
         self._section = section
@@ -296,30 +324,28 @@ class MarketKnowledgeBase:
             input_description={"Dimension": int(item.x.shape[1]), "Description": {}},
         )
 
-    def _store(self, item: _Pending, spec: Any, thr: float) -> str:
+    def _store(self, item: _Pending, spec: Any, profile: Any) -> str:
         model = self._model_object(item)
         sem = self._semantic(item)
         if self.mode == "inprocess":
-            tm = _open_task_market(self.db_url, str(self.storage_dir), spec.gamma, self.reduced_set_size,
-                                   self.quantile, self.margin)
-            tid = tm.add_task_model(model, item.x, semantic=sem, spec=spec)
-            tm.set_threshold(tid, thr)
-            return str(tid)
+            tm = _open_task_market(self.db_url, str(self.storage_dir), spec.gamma, self._tm_options())
+            return str(tm.add_task_model(model, item.x, semantic=sem, spec=spec, profile=profile))
         from sedna_market.client import MarketClient
         from sedna_market.package import build_pickle_package
+        from sedna_market.unseen import PROFILE_FILE
 
-        package = build_pickle_package(model, spec, (int(item.x.shape[1]),), None, sem)
+        package = build_pickle_package(model, spec, (int(item.x.shape[1]),), None, sem,
+                                       extra_files={PROFILE_FILE: profile.to_json()})
         with MarketClient(self.server or "", token=self.token) as client:
             res = client.submit(package, sem, wait=False)
         with _CACHE_LOCK:
-            _REMOTE_SPECS[(self.server or "", res.id)] = spec
+            _REMOTE[(self.server or "", res.id)] = (spec, profile)
         return res.id
 
     def _remove(self, task_id: str, gamma: float) -> None:
         try:
             if self.mode == "inprocess":
-                _open_task_market(self.db_url, str(self.storage_dir), gamma, self.reduced_set_size,
-                                  self.quantile, self.margin).remove_task(task_id)
+                _open_task_market(self.db_url, str(self.storage_dir), gamma, self._tm_options()).remove_task(task_id)
             else:
                 from sedna_market.client import MarketClient
 
@@ -346,50 +372,57 @@ def section_of(index: Any) -> dict[str, Any] | None:
     return None
 
 
-def _open_task_market(db_url: str, storage_dir: str, gamma: float, reduced_set_size: int, quantile: float,
-                      margin: float) -> Any:
+def _open_task_market(db_url: str, storage_dir: str, gamma: float, options: dict[str, Any] | None = None) -> Any:
     from sedna_market.lifelong import TaskMarket
 
     with _CACHE_LOCK:
         tm = _MARKETS.get(db_url)
         if tm is None or tm.gamma != gamma:
             Path(storage_dir).mkdir(parents=True, exist_ok=True)
-            tm = TaskMarket(db_url, storage_dir, gamma=gamma, reduced_set_size=reduced_set_size,
-                            quantile=quantile, margin=margin)
+            tm = TaskMarket(db_url, storage_dir, gamma=gamma, **(options or {}))
             _MARKETS[db_url] = tm
         return tm
 
 
-def _spec_from_market(section: dict[str, Any], task_id: str) -> Any:
-    """The task's spec as the market stores it (None when the market cannot be reached)."""
+def _from_market(section: dict[str, Any], task_id: str) -> tuple[Any, Any] | None:
+    """The task's ``(spec, profile or None)`` as the market stores them (None when the market
+    cannot be reached)."""
     try:
         if section.get("mode") == "rest":
             key = (section["server"], task_id)
             with _CACHE_LOCK:
-                spec = _REMOTE_SPECS.get(key)
-            if spec is None:
+                got = _REMOTE.get(key)
+            if got is None:
                 from sedna_market.client import MarketClient
                 from sedna_market.spec.rkme import RKMETableSpec
+                from sedna_market.unseen import profile_from_package
 
                 with MarketClient(section["server"]) as client:
                     data = client.download(task_id)
                 with zipfile.ZipFile(io.BytesIO(data)) as zf:
                     spec = RKMETableSpec.from_json(zf.read("stat_spec.json"))
+                got = (spec, profile_from_package(data))
                 with _CACHE_LOCK:
-                    _REMOTE_SPECS[key] = spec
-            return spec
+                    _REMOTE[key] = got
+            return got
         db_url = section.get("db_url")
         if not db_url:
             return None
         path = db_url.removeprefix("sqlite:///")
         if db_url.startswith("sqlite:///") and not Path(path).is_file():
             return None
-        tm = _open_task_market(db_url, section["storage_dir"], float(section["gamma"]), 50,
-                               float(section.get("quantile", 0.99)), float(section.get("margin", 1.1)))
-        return tm.spec(task_id)
-    except Exception as err:  # noqa: BLE001 - the index's own copy of the spec is the fallback
-        LOG.warning("spec of task %s not read from the market (%s); using the index copy", task_id, err)
+        tm = _open_task_market(db_url, section["storage_dir"], float(section["gamma"]))
+        spec = tm.spec(task_id)
+        return None if spec is None else (spec, tm.profile(task_id))
+    except Exception as err:  # noqa: BLE001 - the index's own copy is the fallback
+        LOG.warning("task %s not read from the market (%s); using the index copy", task_id, err)
         return None
+
+
+def _section_key(section: dict[str, Any], kind: str) -> tuple[Any, ...]:
+    tasks = section["tasks"]
+    return (kind, section.get("mode"), section.get("server"), section.get("db_url"),
+            tuple(sorted((e, t["id"], "profile" in t) for e, t in tasks.items())))
 
 
 def _task_group(section: dict[str, Any]) -> Any:
@@ -397,17 +430,15 @@ def _task_group(section: dict[str, Any]) -> Any:
     from sedna_market.search.stat_index import StatIndex
     from sedna_market.spec.rkme import RKMETableSpec
 
-    tasks = section["tasks"]
-    key = (section.get("mode"), section.get("server"), section.get("db_url"),
-           tuple(sorted((e, t["id"]) for e, t in tasks.items())))
+    key = _section_key(section, "specs")
     with _CACHE_LOCK:
         cached = _GROUPS.get(key)
     if cached is not None:
         return cached
     items = []
-    for entry, task in tasks.items():
-        spec = _spec_from_market(section, task["id"]) or RKMETableSpec.from_dict(task["spec"])
-        items.append((entry, spec))
+    for entry, task in section["tasks"].items():
+        got = _from_market(section, task["id"])
+        items.append((entry, got[0] if got is not None else RKMETableSpec.from_dict(task["spec"])))
     groups = list(StatIndex(items).groups.values())
     if len(groups) != 1:
         raise ValueError("task specs of one job must share one feature shape")
@@ -416,8 +447,34 @@ def _task_group(section: dict[str, Any]) -> Any:
     return groups[0]
 
 
+def _task_profiles(section: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    """Task entries and their unseen profiles (from the market, else the index copy; cached);
+    None for a task of an index written before profiles existed."""
+    from sedna_market.unseen import UnseenProfile
+
+    key = _section_key(section, "profiles")
+    with _CACHE_LOCK:
+        cached = _GROUPS.get(key)
+    if cached is not None:
+        return cached
+    entries, profiles = [], []
+    for entry, task in section["tasks"].items():
+        prof = None
+        if "profile" in task:
+            got = _from_market(section, task["id"])
+            prof = got[1] if got is not None and got[1] is not None else UnseenProfile.from_dict(task["profile"])
+        entries.append(entry)
+        profiles.append(prof)
+    if len({p.dim for p in profiles if p is not None}) > 1:
+        raise ValueError("task profiles of one job must share one feature dimension")
+    with _CACHE_LOCK:
+        _GROUPS[key] = (entries, profiles)
+    return entries, profiles
+
+
 def task_distances(x: np.ndarray, section: dict[str, Any]) -> tuple[list[str], np.ndarray]:
-    """Task entries and the ``(n_samples, n_tasks)`` squared MMDs of each sample to each task."""
+    """Task entries and the ``(n_samples, n_tasks)`` squared MMDs of each sample to each task
+    (under the job's shared kernel, from the tasks' plain RKME specs)."""
     from sedna_market.lifelong import point_distances
 
     group = _task_group(section)
@@ -425,6 +482,26 @@ def task_distances(x: np.ndarray, section: dict[str, Any]) -> tuple[list[str], n
     if len(x) == 0:
         return list(group.ids), np.empty((0, group.size))
     return list(group.ids), point_distances(x, group, float(section["gamma"]))
+
+
+def task_scores(x: np.ndarray, section: dict[str, Any]) -> tuple[list[str], np.ndarray]:
+    """Task entries and the ``(n_samples, n_tasks)`` normalised unseen scores (> 1: unseen for that
+    task): ``score / threshold`` of each task's profile; for a task without one (an index written
+    before profiles existed), ``squared MMD / threshold`` of the earlier rule."""
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    entries, profiles = _task_profiles(section)
+    out = np.empty((len(x), len(entries)))
+    legacy = [j for j, p in enumerate(profiles) if p is None]
+    for j, prof in enumerate(profiles):
+        if prof is not None:
+            out[:, j] = prof.normalised(x)
+    if legacy:
+        ids, dist = task_distances(x, section)
+        col = {e: i for i, e in enumerate(ids)}
+        for j in legacy:
+            thr = float(section["tasks"][entries[j]]["threshold"])
+            out[:, j] = dist[:, col[entries[j]]] / max(thr, 1e-12)
+    return entries, out
 
 
 # -- pipeline components ----------------------------------------------------------------------
@@ -449,7 +526,7 @@ class SampleRegonitionByMarket:
         limit = 1.0
         section = section_of(self.task_index)
         if self.margin is not None and section is not None:
-            limit = self.margin / float(section.get("margin", 1.1))
+            limit = self.margin / float(section.get("margin", 1.0))
         unseen = self.scores > limit
         self.seen_index = np.flatnonzero(~unseen)
         self.unseen_index = np.flatnonzero(unseen)
@@ -461,7 +538,7 @@ ClassFactory.register_cls(SampleRegonitionByMarket, ClassType.UTD, "SampleRecogn
 
 @ClassFactory.register(ClassType.STP, alias="TaskAllocationByMarket")
 class TaskAllocationByMarket:
-    """Each sample to the task group of its nearest market task (by RKME distance)."""
+    """Each sample to the task group of its nearest market task (lowest normalised unseen score)."""
 
     def __init__(self, task_extractor: Any = None, task_groups: list[TaskGroup] | None = None,
                  **kwargs: Any) -> None:
@@ -480,9 +557,8 @@ def _nearest(index: Any, samples: Any) -> tuple[np.ndarray, np.ndarray]:
     if section is None or not section.get("tasks") or n == 0:
         return np.full(n, -1, dtype=int), np.full(n, np.inf)
     groups = index.get("task_groups", []) if isinstance(index, dict) else list(index)
-    entries, dist = task_distances(features(x), section)
-    best = dist.argmin(axis=1)
-    thr = np.array([section["tasks"][e]["threshold"] for e in entries])
-    score = dist[np.arange(n), best] / np.maximum(thr[best], 1e-12)
+    entries, scores = task_scores(features(x), section)
+    best = scores.argmin(axis=1)
+    score = scores[np.arange(n), best]
     pos = {g.entry: i for i, g in enumerate(groups)}
     return np.array([pos.get(entries[j], -1) for j in best], dtype=int), score
