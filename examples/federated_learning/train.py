@@ -1,4 +1,13 @@
-"""Training worker: a logistic-regression digit classifier trained with federated averaging."""
+"""Training worker: a logistic-regression digit classifier trained with federated averaging.
+
+Each round the SDK trains locally, sends the weights with this trainer's sample count, takes
+the aggregated weights, evaluates them on the held-out test set (``data/test.txt``; printed
+here and reported as the round's metrics, which reach the Model's status) and saves this
+trainer's copy to ``model/digits.<dataset>.pkl``. After the last round the aggregated model is
+published to the Model's own path, ``model/digits.pkl``.
+"""
+
+import os
 
 import numpy as np
 from sklearn.datasets import load_digits
@@ -16,16 +25,20 @@ class Estimator:
         self.model = SGDClassifier(
             loss="log_loss", max_iter=epochs, tol=None, warm_start=True, random_state=0
         )
-        self.classes = np.arange(10)
+        self.rounds = 0
 
     def train(self, train_data, valid_data=None, **kwargs):
         x, y = train_data
         self.model.fit(x, y)
-        return self.evaluate(valid_data) if valid_data is not None else {}
+        return {"train_accuracy": float(self.model.score(x, y))}
 
     def evaluate(self, data, **kwargs):
+        """Accuracy of the current (aggregated) model; called by the SDK after every round."""
         x, y = data
-        return {"accuracy": float(self.model.score(x, y))}
+        self.rounds += 1
+        accuracy = float(self.model.score(x, y))
+        print(f"round {self.rounds}: test accuracy of the aggregated model {accuracy:.3f}", flush=True)
+        return {"accuracy": accuracy}
 
     def predict(self, data, **kwargs):
         return self.model.predict(data)
@@ -58,11 +71,26 @@ def load(index_file):
     return images[idx], np.array([int(v) for v in parsed.y])
 
 
+def test_index(train_url):
+    """The held-out index: ``test_dataset_url`` when set, else ``test.txt`` beside the edges'
+    directories (a local run), else ``data/test.txt`` in the working directory (the image);
+    None when there is none (the rounds then report the local training accuracy)."""
+    candidates = [
+        Context.get_parameters("test_dataset_url"),
+        os.path.join(os.path.dirname(os.path.dirname(train_url)), "test.txt"),
+        os.path.join("data", "test.txt"),
+    ]
+    return next((path for path in candidates if path and os.path.isfile(path)), None)
+
+
 def main():
     epochs = int(Context.get_parameters("epochs", 5))
-    train_data = load(BaseConfig.train_dataset_url)
+    train_url = BaseConfig.train_dataset_url
+    train_data = load(train_url)
+    test_file = test_index(train_url)
+    test_data = load(test_file) if test_file else None
     fl_model = FederatedLearning(estimator=Estimator(epochs), aggregation="FedAvg")
-    fl_model.train(train_data=train_data, valid_data=train_data)
+    fl_model.train(train_data=train_data, valid_data=test_data)
 
 
 if __name__ == "__main__":

@@ -217,6 +217,27 @@ def test_rounds_and_model_metrics() -> None:
     assert "conditions" not in again.status_patch and not again.model_patches  # nothing twice
 
 
+def test_round_accuracy_reaches_the_job_status() -> None:
+    """The trainers evaluate the aggregated model each round (Sedna's {name: [value]} or a plain
+    number); the job shows their mean, in status.metrics and in the round's condition."""
+    obj, plan = first()
+    obj = apply(obj, plan)
+    workers = [worker_from(w) for w in plan.create_workers]
+    agg, one, two = workers[0].name, workers[1].name, workers[2].name
+    reports = {
+        one: report(one, "train", "running", owner_info={"currentRound": 3, "updateTime": "T3"},
+                    results=[{"format": "pkl", "url": "/m/a.pkl", "metrics": {"accuracy": [0.9], "loss": 0.3}}]),
+        two: report(two, "train", "running", owner_info={"currentRound": 3, "updateTime": "T3"},
+                    results=[{"format": "pkl", "url": "/m/b.pkl", "metrics": {"accuracy": 0.8, "note": "x"}}]),
+        agg: report(agg, "train", "running", owner_info={"currentRound": 3}),
+    }
+    plan = fl.reconcile(obs_of(obj, workers=workers, reports=reports))
+    assert plan.status_patch["metrics"] == [{"key": "accuracy", "value": "0.85"}, {"key": "loss", "value": "0.3"}]
+    assert plan.status_patch["conditions"][-1]["message"] == "Round 3 reaches at T3 (accuracy=0.85, loss=0.3)"
+    obj = apply(obj, plan)
+    assert "metrics" not in fl.reconcile(obs_of(obj, workers=workers, reports=reports)).status_patch
+
+
 def test_spec_edit_rolls_only_the_edited_trainer() -> None:
     obj, plan = first()
     obj = apply(obj, plan)

@@ -34,6 +34,10 @@ def test_federated_learning_example(tmp_path: Path) -> None:
     assert status["currentRound"] == 3
     assert status["succeeded"] == 4
     assert (example / "model" / "digits.pkl").is_file()  # the aggregated model the trainers saved
+    # each round's test accuracy of the aggregated model reaches the job (and its conditions)
+    accuracy = {m["key"]: float(m["value"]) for m in status["metrics"]}["accuracy"]
+    assert accuracy > 0.85, status["metrics"]
+    assert any("accuracy=" in c.get("message", "") for c in status["conditions"] if c["type"] == "Training")
     # The aggregator's readiness probe, tried on the port its Service got here.
     reasons = [e.reason for e in Store(tmp_path / "state").events("FederatedLearningJob", "default", "digits-fedavg")]
     assert "AggregatorReady" in reasons
@@ -106,7 +110,10 @@ def test_run_policies_apply_under_sedna_run(tmp_path: Path) -> None:
     text = manifest.read_text().replace('value: "3"', 'value: "100000"')  # exit_round: never on its own
     manifest.write_text(text.replace("  aggregationWorker:", "  activeDeadlineSeconds: 3\n  aggregationWorker:", 1))
     done, _ = run_example(example, tmp_path / "state", timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
+    # the run ends (the job is over) but says that it failed, and why
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "sedna run: finished" in done.stdout
+    assert "failed: FederatedLearningJob/digits-fedavg: DeadlineExceeded" in done.stderr
     status = _fl_status(tmp_path / "state")
     assert status["phase"] == "Failed" and status["conditions"][-1]["reason"] == "DeadlineExceeded"
     assert all(w.phase != "Running" for w in Store(tmp_path / "state").workers())
@@ -119,6 +126,8 @@ def test_a_suspended_job_runs_no_worker_under_sedna_run(tmp_path: Path) -> None:
     manifest.write_text(manifest.read_text().replace("  aggregationWorker:", "  suspend: true\n  aggregationWorker:", 1))
     done, _ = run_example(example, tmp_path / "state", timeout=6)
     assert "sedna run: finished" not in done.stdout  # a suspended job does not end on its own
+    assert done.returncode == 124, done.stdout + done.stderr  # --timeout with a job unfinished
+    assert "not finished: FederatedLearningJob/digits-fedavg" in done.stderr
     assert Store(tmp_path / "state").workers() == []
     status = _fl_status(tmp_path / "state")
     assert status["conditions"][0]["type"] == "Suspended" and status["conditions"][0]["status"] == "True"

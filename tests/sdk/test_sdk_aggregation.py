@@ -191,3 +191,134 @@ def test_pairwise_distances_match_direct() -> None:
     direct = np.array([[np.sum((a - b) ** 2) for b in flat] for a in flat])
     np.testing.assert_allclose(dist, direct, rtol=1e-9, atol=1e-6)
     assert krum_scores(np.zeros((1, 1)), 0).tolist() == [0.0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Strategy parameters: names, {"method", "param"} dicts, instances and AGG_NAME/AGG_PARAMETERS
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def no_agg_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for key in ("AGG_NAME", "AGG_PARAMETERS", "PARAMETERS"):
+        monkeypatch.delenv(key, raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize(
+    "param",
+    [{"num_malicious": 1, "num_to_keep": 2}, '{"num_malicious": 1, "num_to_keep": 2}',
+     [{"key": "num_malicious", "value": "1"}, {"key": "num_to_keep", "value": "2"}]],
+)
+def test_method_param_dict_in_every_spelling(no_agg_env: pytest.MonkeyPatch, param: object) -> None:
+    from sedna.algorithms.aggregation import build_aggregation
+
+    name, agg = build_aggregation({"method": "MultiKrum", "param": param})
+    assert name == "MultiKrum" and isinstance(agg, MultiKrum)
+    assert (agg.num_malicious, agg.num_to_keep) == (1, 2)
+    assert isinstance(agg.num_malicious, int)
+
+
+def test_env_parameters_are_cast_to_the_constructor_types(no_agg_env: pytest.MonkeyPatch) -> None:
+    from sedna.algorithms.aggregation import build_aggregation
+
+    cases = {
+        "FedTrimmedAvg": ('[{"key": "beta", "value": "0.3"}]', {"beta": 0.3}),
+        "FedAdam": ('[{"key": "eta", "value": "0.05"}, {"key": "tau", "value": "1e-3"}]',
+                    {"eta": 0.05, "tau": 1e-3}),
+        "FedAvgM": ('[{"key": "server_momentum", "value": "0.5"}]', {"server_momentum": 0.5}),
+        "FedProx": ('[{"key": "mu", "value": "0.1"}]', {"mu": 0.1}),
+        "Krum": ('[{"key": "num_malicious", "value": "2"}]', {"num_malicious": 2}),
+    }
+    for name, (raw, expected) in cases.items():
+        no_agg_env.setenv("AGG_NAME", name)
+        no_agg_env.setenv("AGG_PARAMETERS", raw)
+        built, agg = build_aggregation(name)
+        assert built == name
+        for attr, value in expected.items():
+            assert getattr(agg, attr) == value and type(getattr(agg, attr)) is type(value), (name, attr)
+
+
+def test_env_chooses_the_strategy_when_the_script_names_none(no_agg_env: pytest.MonkeyPatch) -> None:
+    from sedna.algorithms.aggregation import build_aggregation
+
+    assert build_aggregation(None)[0] == "FedAvg"
+    no_agg_env.setenv("AGG_NAME", "Krum")
+    no_agg_env.setenv("AGG_PARAMETERS", '[{"key": "num_malicious", "value": "1"}]')
+    name, agg = build_aggregation(None)
+    assert name == "Krum" and agg.num_malicious == 1
+
+
+def test_env_parameters_apply_only_to_the_strategy_they_name(no_agg_env: pytest.MonkeyPatch) -> None:
+    from sedna.algorithms.aggregation import build_aggregation
+
+    no_agg_env.setenv("AGG_NAME", "MultiKrum")
+    no_agg_env.setenv("AGG_PARAMETERS", '[{"key": "num_malicious", "value": "1"}]')
+    name, agg = build_aggregation("Krum")
+    assert name == "Krum" and agg.num_malicious == 0
+    # the script's own value wins over the environment's, as keyword arguments do for HEM
+    _, agg = build_aggregation({"method": "MultiKrum", "param": {"num_malicious": 2}})
+    assert agg.num_malicious == 2
+
+
+def test_instances_and_classes_are_accepted(no_agg_env: pytest.MonkeyPatch) -> None:
+    from sedna.algorithms.aggregation import build_aggregation
+
+    ready = FedTrimmedAvg(beta=0.4)
+    assert build_aggregation(ready) == ("FedTrimmedAvg", ready)
+    name, agg = build_aggregation({"method": Krum, "param": {"num_malicious": "1"}})
+    assert name == "Krum" and agg.num_malicious == 1
+    with pytest.raises(ValueError, match="not a registered"):
+        build_aggregation("NoSuchStrategy")
+    with pytest.raises(TypeError, match="aggregation must be"):
+        build_aggregation(42)
+
+
+def test_bad_parameter_values_name_the_parameter(no_agg_env: pytest.MonkeyPatch) -> None:
+    from sedna.algorithms.aggregation import build_aggregation
+
+    with pytest.raises(ValueError, match="num_malicious"):
+        build_aggregation({"method": "Krum", "param": {"num_malicious": "one"}})
+    with pytest.raises(ValueError, match="aggregation param"):
+        build_aggregation({"method": "Krum", "param": "{not json"})
+
+
+# ---------------------------------------------------------------------------------------------
+# Sedna 0.4+'s V2 objects
+# ---------------------------------------------------------------------------------------------
+def test_v2_objects_parameters() -> None:
+    from sedna.algorithms.aggregation import FedAvgV2, MistNet, PlatoRequiredError
+    from sedna.algorithms.client_choose import SimpleClientChoose
+    from sedna.algorithms.transmitter import S3Transmitter, WSTransmitter
+
+    assert ClassFactory.get_cls(ClassType.FL_AGG, "FedAvgV2") is FedAvgV2
+    assert ClassFactory.get_cls(ClassType.FL_AGG, "MistNet") is MistNet
+    assert FedAvgV2().parameters == {"type": "fedavg"}
+    # digit strings from the environment become ints, each from its own value (Sedna read
+    # epsilon from cut_layer)
+    assert MistNet(cut_layer="4", epsilon="100").parameters == {"type": "mistnet", "cut_layer": 4, "epsilon": 100}
+    assert MistNet(4).parameters["epsilon"] == 100
+    assert SimpleClientChoose().parameters == {"per_round": 1}
+    assert SimpleClientChoose(per_round="2").parameters == {"per_round": 2}
+    assert WSTransmitter().parameters == {}
+    s3 = S3Transmitter("http://minio:9000", "ak", "sk", "s3://bucket/agg")
+    assert s3.parameters == {"s3_endpoint_url": "http://minio:9000", "s3_bucket": "s3://bucket/agg",
+                             "access_key": "ak", "secret_key": "sk"}
+    # FedAvgV2 aggregates like FedAvg (the Plato-free path); MistNet only exists in Plato
+    np.testing.assert_allclose(FedAvgV2().aggregate(clients_of([1.0, 2.0], [1, 3]))[0], [1.75])
+    with pytest.raises(PlatoRequiredError, match="plato"):
+        MistNet(4).aggregate(clients_of([1.0]))
+
+
+def test_transmitter_from_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sedna.algorithms.transmitter import S3Transmitter, WSTransmitter
+    from sedna.core.federated_learning import FederatedLearning, FederatedLearningV2
+
+    monkeypatch.delenv("TRANSMITTER", raising=False)
+    assert isinstance(FederatedLearningV2.get_transmitter_from_config(), WSTransmitter)
+    for key, value in {"TRANSMITTER": "s3", "S3_ENDPOINT_URL": "http://minio:9000", "ACCESS_KEY_ID": "ak",
+                       "SECRET_ACCESS_KEY": "sk", "AGG_DATA_PATH": "s3://bucket/agg"}.items():
+        monkeypatch.setenv(key, value)
+    s3 = FederatedLearning.get_transmitter_from_config()
+    assert isinstance(s3, S3Transmitter) and s3.parameters["s3_bucket"] == "s3://bucket/agg"
+    monkeypatch.setenv("TRANSMITTER", "carrier-pigeon")
+    with pytest.raises(ValueError, match="TRANSMITTER"):
+        FederatedLearningV2.get_transmitter_from_config()

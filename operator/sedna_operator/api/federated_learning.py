@@ -10,6 +10,7 @@ from pydantic import Field
 from .base import (
     Condition,
     DatasetRef,
+    KeyValue,
     ModelRef,
     PodTemplateSpec,
     ResourceName,
@@ -73,6 +74,11 @@ class FederatedLearningJobStatus(StatusModel):
     failed: int = 0
     phase: str | None = None
     current_round: int | None = Field(default=None, description="Extension: the last round the aggregator reported.")
+    metrics: list[KeyValue] | None = Field(
+        default=None,
+        description="Extension: the aggregated model's metrics at currentRound, as the training workers "
+        "evaluated it on their validation data (mean over the workers that reported them).",
+    )
     observed_generation: int | None = None
     reports: dict[str, dict[str, Any]] | None = None
     controller_state: dict[str, Any] | None = None

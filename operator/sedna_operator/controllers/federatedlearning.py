@@ -13,6 +13,7 @@ when the trainers still running are deleted; a spec edit rolls only the workers 
 from __future__ import annotations
 
 import json
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -201,6 +202,28 @@ def _metrics_list(metrics: Any) -> list[dict[str, str]]:
     return [{"key": str(k), "value": v if isinstance(v, str) else json.dumps(v)} for k, v in items]
 
 
+def _round_metrics(reports: list[WorkerReport], round_number: int) -> dict[str, float]:
+    """The mean of each numeric metric the workers reported for ``round_number``.
+
+    Each training worker evaluates the aggregated model on its own validation data and sends
+    ``results[0].metrics`` (``{name: value}`` or Sedna's ``{name: [value]}``); the aggregator's
+    own report carries none.
+    """
+    seen: dict[str, list[float]] = {}
+    for report in reports:
+        if _round_of(report) != round_number or not report.results or not isinstance(report.results[0], dict):
+            continue
+        metrics = report.results[0].get("metrics")
+        if not isinstance(metrics, dict):
+            continue
+        for name, value in metrics.items():
+            if isinstance(value, list) and len(value) == 1:
+                value = value[0]
+            if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+                seen.setdefault(str(name), []).append(float(value))
+    return {name: round(sum(values) / len(values), 6) for name, values in sorted(seen.items())}
+
+
 def _model_report(
     obs: Observation, job: Resource[Any, Any], reports: list[WorkerReport]
 ) -> WorkerReport | None:
@@ -372,16 +395,21 @@ def _reconcile(obs: Observation) -> Plan:
         patch["currentRound"] = latest_round
         top = max((r for r in reports if _round_of(r) == latest_round), key=lambda r: r.received_at)
         when = top.owner_info.get("updateTime") or iso(top.received_at)
+        metrics = _round_metrics(reports, latest_round)
+        quality = f" ({', '.join(f'{k}={v:g}' for k, v in metrics.items())})" if metrics else ""
         conditions = append_condition(
             conditions,
             {
                 "type": "Training",
                 "reason": "DoTraining",
-                "message": f"Round {latest_round} reaches at {when}",
+                "message": f"Round {latest_round} reaches at {when}{quality}",
             },
             obs.now,
         )
-        event(plan, "Training", f"round {latest_round} reported")
+        event(plan, "Training", f"round {latest_round} reported{quality}")
+    round_metrics = _metrics_list(_round_metrics(reports, max(latest_round, status.current_round or 0)))
+    if round_metrics and round_metrics != [m.model_dump() for m in status.metrics or []]:
+        patch["metrics"] = round_metrics
     ready = readiness(observed.get(AGG_KEY), finished=plan.finished or agg_succeeded)
     conditions = with_ready(conditions, ready_condition, ready, obs.now)
     flip_event(plan, ready_condition, ready)

@@ -19,6 +19,18 @@ A round closes when (first that holds):
 Extras negotiated per client: ``"encoding": "binary"`` in ``subscribe`` (acknowledged with
 ``subscribe_ack``) makes the server send that client binary weight frames
 (:mod:`sedna.service.wire`); frames up to ``ws_size`` bytes (default 1 GiB) are accepted.
+
+The strategy and its parameters (:mod:`sedna.algorithms.aggregation.params`): ``aggregation``
+is a registered name, a ``{"method", "param"}`` dict, a class or an instance; ``AGG_NAME`` /
+``AGG_PARAMETERS`` in the job's environment add parameters when they name the same strategy
+(and choose it when the script gives none). Clients may connect on any single-segment path:
+in Sedna 0.4+ the trainer's ``aggregation`` only names the route, so trainers written for
+``/FedAvg`` keep working when the aggregator runs, say, ``MultiKrum``.
+
+Sedna 0.3's ``AggregationServer(servername, host, http_port=7363, exit_round, ws_size)`` is
+accepted: ``servername`` is the aggregation, and ``participants_count`` (which 0.3 lacks)
+defaults to ``PARTICIPANTS_COUNT``, which the controller sets to the number of trainers.
+``AggregationServerV2`` (Sedna 0.4+, Plato) runs FedAvg-like jobs on this server.
 """
 
 from __future__ import annotations
@@ -32,17 +44,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 
-from sedna.common.class_factory import ClassFactory, ClassType
+from sedna.algorithms.aggregation.params import build_aggregation
+from sedna.algorithms.aggregation.v2 import FedAvgV2, plato_mode
+from sedna.common.config import Context
 from sedna.service._log import LOGGER
 from sedna.service.client import LCClient
 from sedna.service.server.base import BaseServer
 from sedna.service.wire import ENCODING_BINARY, ENCODING_JSON, decode_binary, encode_binary, weights_from_json
 
-__all__ = ["AggregationServer", "RoundRecord"]
+__all__ = ["AggregationServer", "AggregationServerV2", "RoundRecord"]
 
 DEFAULT_WS_SIZE = 1 << 30
+SEDNA_DEFAULT_PORT = 7363
 
 
 def _agg_client(num_samples: int, weights: list[np.ndarray]) -> Any:
@@ -56,12 +71,30 @@ def _agg_client(num_samples: int, weights: list[np.ndarray]) -> Any:
         return SimpleNamespace(num_samples=num_samples, weights=weights)
 
 
-def _aggregation_instance(name: str) -> Any:
+async def _requested_client(request: Request) -> str:
+    """The ``client_id`` of a GET body, if the caller sent one (Sedna's clients may)."""
     try:
-        import sedna.algorithms.aggregation  # noqa: F401 - registers FedAvg & co
-    except ImportError:
-        pass
-    return ClassFactory.get_cls(ClassType.FL_AGG, name)()
+        body = await request.json()
+    except Exception:  # no body, or not JSON: the whole listing
+        return ""
+    return str(body.get("client_id") or "") if isinstance(body, dict) else ""
+
+
+def _bind_port(http_port: int | None) -> int:
+    """The port to serve on: ``http_port``, else ``AGG_BIND_PORT``, else 7363.
+
+    ``AGG_BIND_PORT`` is where the job's Service sends the trainers. Sedna's own examples pass
+    ``http_port=int(Context.get_parameters("AGG_PORT", "7363"))`` on the aggregator, where
+    ``AGG_PORT`` is unset: that literal default yields to ``AGG_BIND_PORT`` when the two differ
+    (a runtime that moved the Service); any other explicit port is kept.
+    """
+    env_port = os.environ.get("AGG_BIND_PORT")
+    if http_port is None:
+        return int(env_port or SEDNA_DEFAULT_PORT)
+    if int(http_port) == SEDNA_DEFAULT_PORT and env_port and int(env_port) != SEDNA_DEFAULT_PORT:
+        LOGGER.info("serving on AGG_BIND_PORT=%s rather than Sedna's default %d", env_port, SEDNA_DEFAULT_PORT)
+        return int(env_port)
+    return int(http_port)
 
 
 @dataclass
@@ -86,29 +119,38 @@ class RoundRecord:
 class AggregationServer(BaseServer):
     """Sedna's ``AggregationServer(aggregation, host, http_port, exit_round, participants_count, ws_size)``.
 
+    :param aggregation: a registered ``FL_AGG`` name, a ``{"method", "param"}`` dict, a
+        strategy class or instance; None: ``AGG_NAME``, else ``FedAvg``.
+    :param participants_count: updates that close a round; None: ``PARTICIPANTS_COUNT``, else 1.
     :param round_timeout: seconds after a round's first update before it may close with
         ``min_participants`` clients (env ``ROUND_TIMEOUT_SECONDS``, default 300).
     :param min_participants: fewest clients a round may close with (env ``MIN_PARTICIPANTS``, 1).
+    :param servername: Sedna 0.3's name of ``aggregation``.
     """
 
     def __init__(
         self,
-        aggregation: str = "FedAvg",
+        aggregation: Any = None,
         host: str | None = None,
         http_port: int | None = None,
         exit_round: int = 1,
-        participants_count: int = 1,
+        participants_count: int | None = None,
         ws_size: int | None = None,
         round_timeout: float | None = None,
         min_participants: int | None = None,
+        servername: Any = None,
     ) -> None:
+        if aggregation is None:
+            aggregation = servername
+        name, strategy = build_aggregation(aggregation)
         host = host or os.environ.get("AGG_BIND_IP", "0.0.0.0")
-        port = int(http_port if http_port is not None else os.environ.get("AGG_BIND_PORT", "7363"))
         # never below 1 GiB: Sedna's 16 MiB cap silently broke large models
-        super().__init__(aggregation, host, port, ws_size=max(int(ws_size or 0), DEFAULT_WS_SIZE))
-        self.aggregation_name = aggregation
-        self.aggregation = _aggregation_instance(aggregation)
+        super().__init__(name, host, _bind_port(http_port), ws_size=max(int(ws_size or 0), DEFAULT_WS_SIZE))
+        self.aggregation_name = name
+        self.aggregation = strategy
         self.exit_round = int(exit_round)
+        if participants_count is None:
+            participants_count = int(os.environ.get("PARTICIPANTS_COUNT") or 1)
         self.participants_count = max(1, int(participants_count))
         self.round_timeout = float(
             round_timeout if round_timeout is not None else os.environ.get("ROUND_TIMEOUT_SECONDS", "300")
@@ -136,16 +178,21 @@ class AggregationServer(BaseServer):
         path = f"/{self.aggregation_name}"
 
         @app.get(path)
-        async def client_info() -> dict[str, Any]:
+        async def client_info(request: Request) -> dict[str, Any]:
+            # Sedna's route: a JSON body {"client_id"} asks for that one client
+            client_id = await _requested_client(request)
+            clients = [
+                {"client_id": cid, "encoding": c.encoding, "connected": c.connected}
+                for cid, c in self.clients.items()
+            ]
+            if client_id:
+                return next((c for c in clients if c["client_id"] == client_id), {})
             return {
                 "aggregation": self.aggregation_name,
                 "round_number": self.round_number,
                 "exit_round": self.exit_round,
                 "participants_count": self.participants_count,
-                "clients": [
-                    {"client_id": cid, "encoding": c.encoding, "connected": c.connected}
-                    for cid, c in self.clients.items()
-                ],
+                "clients": clients,
                 "rounds": [
                     {"round_number": r.round_number, "clients": r.clients, "total_sample": r.total_sample,
                      "seconds": r.seconds, "reason": r.reason}
@@ -155,6 +202,14 @@ class AggregationServer(BaseServer):
 
         @app.websocket(path)
         async def ws_endpoint(ws: WebSocket) -> None:
+            await ws.accept()
+            await self._serve_client(ws)
+
+        @app.websocket("/{route}")
+        async def ws_any_route(ws: WebSocket, route: str) -> None:
+            # Sedna 0.4+ trainers name the route after their own ``aggregation`` argument; the
+            # strategy is this server's, so a trainer written for /FedAvg is served all the same.
+            LOGGER.info("a client connected on /%s; aggregating with %s", route, self.aggregation_name)
             await ws.accept()
             await self._serve_client(ws)
 
@@ -265,7 +320,11 @@ class AggregationServer(BaseServer):
         if self._timer is not None and self._timer is not asyncio.current_task():
             self._timer.cancel()
         self._timer = None
-        clients = list(updates.values())
+        # in client-id order, not arrival order: float sums depend on the order, and SGD can
+        # amplify that last-bit difference into a different model (0.90 vs 0.93 on digits);
+        # a fixed order makes rounds reproducible and strategy indices (Krum's ``selected``)
+        # match ``RoundRecord.clients``
+        clients = [updates[cid] for cid in sorted(updates)]
         new_weights = await asyncio.to_thread(self.aggregation.aggregate, clients)
         new_weights = [np.asarray(w) for w in new_weights]
         total = int(sum(int(c.num_samples) for c in clients))
@@ -336,3 +395,62 @@ class AggregationServer(BaseServer):
         lc = self._lc_server
         # delivery (and buffering when the LC is down) off the event loop
         self._report_pool.submit(LCClient.send, lc, worker, message)
+
+
+class AggregationServerV2:
+    """Sedna 0.4+'s ``AggregationServerV2(data, estimator, aggregation, transmitter, chooser)``.
+
+    Sedna runs a Plato server. A FedAvg-like aggregation (``FedAvgV2``, the default) runs here
+    on :class:`AggregationServer` instead, which ``FederatedLearningV2`` trainers of this SDK
+    talk to:
+
+    * rounds: ``estimator.hyperparameters["rounds"]``, else the ``exit_round`` parameter, else 1;
+    * a round closes when every trainer (``PARTICIPANTS_COUNT``) has sent, or, once the round
+      timeout passed, when the chooser's ``per_round`` clients have;
+    * binds ``AGG_BIND_IP`` (0.0.0.0) and ``AGG_BIND_PORT`` (7363); weights travel over the
+      websocket whatever the transmitter.
+
+    ``MistNet`` (split learning) is handed to Plato, and raises
+    :class:`~sedna.algorithms.aggregation.PlatoRequiredError` when the ``plato`` package is
+    missing.
+    """
+
+    def __init__(self, data: Any = None, estimator: Any = None, aggregation: Any = None,
+                 transmitter: Any = None, chooser: Any = None) -> None:
+        self.data, self.estimator = data, estimator
+        self.aggregation = aggregation if aggregation is not None else FedAvgV2()
+        self.transmitter, self.chooser = transmitter, chooser
+        self.mode = plato_mode(self.aggregation)
+        self._plato: Any = None
+        self.server: AggregationServer | None = None
+        if self.mode != "fedavg":
+            from sedna.core.federated_learning.plato import PlatoServer
+
+            self._plato = PlatoServer(data, estimator, self.aggregation, transmitter, chooser)
+            return
+        per_round = self._per_round()
+        participants = int(Context.get_parameters("PARTICIPANTS_COUNT", 0) or 0) or per_round or 1
+        self.server = AggregationServer(
+            aggregation=self.aggregation,
+            host=Context.get_parameters("AGG_BIND_IP", "0.0.0.0"),
+            http_port=int(Context.get_parameters("AGG_BIND_PORT", SEDNA_DEFAULT_PORT)),
+            exit_round=self._rounds(),
+            participants_count=participants,
+            min_participants=min(per_round or participants, participants),
+        )
+
+    def _rounds(self) -> int:
+        hyper = getattr(self.estimator, "hyperparameters", None) or {}
+        return int(hyper.get("rounds") or Context.get_parameters("exit_round", 1))
+
+    def _per_round(self) -> int | None:
+        params = getattr(self.chooser, "parameters", None) or {}
+        return int(params["per_round"]) if params.get("per_round") else None
+
+    def start(self) -> None:
+        """Serve until the last round (blocks, as Sedna's ``start``)."""
+        if self._plato is not None:
+            self._plato.start()
+            return
+        assert self.server is not None
+        self.server.start()
