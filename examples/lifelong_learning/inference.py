@@ -2,7 +2,9 @@
 
 Samples of a known task go to that task's model; samples far from every task the knowledge
 base knows are an *unseen task*: they are answered by the global model, saved under
-``unseen_save_url`` for labelling, and logged. The worker exits at the end of the stream.
+``unseen_save_url`` for labelling, and logged. The worker exits at the end of the stream,
+after printing its quality: the seen-task accuracy (samples of a domain the knowledge base
+has a task for) and the unseen-task F1 (the other samples against the unseen verdicts).
 
 Optionally (off by default) it feeds the next round, as an edge site does: with
 ``unseen_sample_index`` set to the Dataset's index file, every sample recognised as unseen is
@@ -28,6 +30,20 @@ def batches(source, size):
         yield start, batch, source.y[start : start + size]
 
 
+def per_sample(is_unseen_task, batch):
+    """The unseen verdict of each sample: one sample gets a bool, a batch per-row flags."""
+    if isinstance(is_unseen_task, bool):
+        return [is_unseen_task] * len(batch.x)
+    return [bool(is_unseen_task[k]) for k in batch.x.index]
+
+
+def f1(truth, predicted):
+    """F1 of the unseen verdicts (nan when nothing is unseen and nothing was flagged)."""
+    tp = sum(t and p for t, p in zip(truth, predicted, strict=True))
+    wrong = sum(t != p for t, p in zip(truth, predicted, strict=True))
+    return 2 * tp / (2 * tp + wrong) if tp or wrong else float("nan")
+
+
 def main():
     attribute = Context.get_parameters("attribute", "domain")
     batch_size = int(Context.get_parameters("batch_size", "10"))
@@ -51,9 +67,15 @@ def main():
     while True:
         passes += 1
         unseen_total = correct = 0
+        truth, verdicts, seen_hits = [], [], []
         for number, (start, batch, labels) in enumerate(batches(stream, batch_size), start=1):
             result, is_unseen_task, tasks = ll.inference(batch)
             correct += int((np.asarray(result) == labels).sum())
+            known = {g.entry for g in ll.index["task_groups"]}
+            unknown = [d not in known for d in batch.x[attribute]]
+            truth += unknown
+            verdicts += per_sample(is_unseen_task, batch)
+            seen_hits += [bool(r == y) for r, y, u in zip(result, labels, unknown, strict=True) if not u]
             unseen = sum(len(t.samples.x) for t in tasks if t.entry == "unseen")
             unseen_total += unseen
             served = ", ".join(f"{t.entry}: {len(t.samples.x)}" for t in tasks)
@@ -67,6 +89,11 @@ def main():
         print(
             f"done: {len(stream.y)} samples, {unseen_total} unseen, accuracy {correct / len(stream.y):.3f}"
             + (f", collected {len(collected)}" if unseen_index else ""),
+            flush=True,
+        )
+        print(
+            f"quality: seen-task accuracy {np.mean(seen_hits) if seen_hits else float('nan'):.3f},"
+            f" unseen-task F1 {f1(truth, verdicts):.3f}",
             flush=True,
         )
         if time.monotonic() - started >= serve_seconds:

@@ -16,7 +16,7 @@ from sedna_operator.lc import (
     poll_index,
     read_samples,
 )
-from sedna_operator.lc.datasets import IndexState
+from sedna_operator.lc.datasets import EmptyCSVError, IndexState, read_dataset
 
 KEY = DatasetKey(namespace="default", name="ds")
 
@@ -28,7 +28,7 @@ def append(path: Path, text: str) -> None:
 
 def test_txt_counts_only_growth(tmp_path: Path) -> None:
     idx = tmp_path / "index.txt"
-    idx.write_text("a.jpg 1\n\nb.jpg 0\n   \n")
+    idx.write_text("a.jpg 1\nb.jpg 0\n")
     state, res = poll_index(str(idx), "txt", None)
     assert (res.number_of_samples, res.new_lines, res.first_index) == (2, ["a.jpg 1", "b.jpg 0"], 0)
     offset = state.offset
@@ -50,18 +50,71 @@ def test_txt_counts_only_growth(tmp_path: Path) -> None:
     assert (res.number_of_samples, res.new_lines) == (5, ["e.jpg 0"])
 
 
+def test_empty_lines_count_as_sedna_counts_them(tmp_path: Path) -> None:
+    """Sedna's LC counts lines with Go's bufio.Scanner: an empty (or blank) line is a line, so
+    sample i is line i of the file in both counts; a trailing newline makes no extra line."""
+    idx = tmp_path / "index.txt"
+    idx.write_text("a.jpg 1\n\nb.jpg 0\n   \n")
+    state, res = poll_index(str(idx), "txt", None)
+    assert (res.number_of_samples, res.new_lines) == (4, ["a.jpg 1", "", "b.jpg 0", ""])
+    append(idx, "\r\nc.jpg 1\r\n")
+    _, res = poll_index(str(idx), "txt", state)
+    assert (res.number_of_samples, res.new_lines, res.first_index) == (6, ["", "c.jpg 1"], 4)
+    csv = tmp_path / "data.csv"
+    csv.write_text("x,label\n1,a\n\n2,b\n")
+    _, res = poll_index(str(csv), "csv", None)
+    assert (res.number_of_samples, res.new_lines) == (3, ["1,a", "", "2,b"])  # lines - 1
+
+
 def test_csv_header_is_not_a_sample(tmp_path: Path) -> None:
     idx = tmp_path / "data.csv"
-    idx.write_text("")
+    idx.write_text("x,y,label\n")
     state, res = poll_index(str(idx), "csv", None)
-    assert res.number_of_samples == 0
-    append(idx, "x,y,label\n")
-    state, res = poll_index(str(idx), "csv", state)
     assert (res.number_of_samples, res.new_lines) == (0, [])
+    assert state.header == "x,y,label"
     append(idx, "1,2,a\n3,4,b\n")
     state, res = poll_index(str(idx), "csv", state)
     assert (res.number_of_samples, res.new_lines) == (2, ["1,2,a", "3,4,b"])
     assert read_samples(str(idx), "csv", start=1) == ["3,4,b"]
+    lines = read_dataset(str(idx), "CSV")  # format names are case-insensitive (Sedna 0.4+)
+    assert (lines.header, lines.samples) == ("x,y,label", ["1,2,a", "3,4,b"])
+
+
+def test_empty_csv_is_an_error(tmp_path: Path) -> None:
+    idx = tmp_path / "data.csv"
+    idx.write_text("")
+    with pytest.raises(EmptyCSVError, match="is empty: a csv dataset starts with its header line"):
+        poll_index(str(idx), "csv", None)
+    with pytest.raises(EmptyCSVError):
+        read_dataset(str(idx), "csv")
+    assert poll_index(str(tmp_path / "data.csv"), "txt", None)[1].number_of_samples == 0  # txt: 0 lines
+    sink = MemoryDatasetSink()
+    monitor = DatasetMonitor(sink)
+    monitor.watch(KEY, str(idx), "csv")
+
+    async def scenario() -> None:
+        await monitor.poll_once()
+        await monitor.poll_once()
+        append(idx, "x,label\n1,a\n")
+        await monitor.poll_once()
+
+    asyncio.run(scenario())
+    assert [e.reason for _, e in sink.events] == ["EmptyCSV"]  # said once, then counted
+    assert sink.counts[KEY] == 1
+
+
+def test_read_dataset_includes_an_unterminated_last_line(tmp_path: Path) -> None:
+    """The LC reads the whole file as Go's scanner does; the monitor counts the line later."""
+    idx = tmp_path / "data.csv"
+    idx.write_text("x,label\n1,a\n2,b")
+    assert poll_index(str(idx), "csv", None)[1].number_of_samples == 1
+    assert read_dataset(str(idx), "csv").samples == ["1,a", "2,b"]
+    only_header = tmp_path / "h.csv"
+    only_header.write_text("x,label")
+    assert (read_dataset(str(only_header), "csv").header, read_dataset(str(only_header), "csv").samples) == (
+        "x,label",
+        [],
+    )
 
 
 def test_unterminated_last_line_counts_once_stable(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,7 @@ from sedna_operator.lc import (
     write_hot_update_config,
     write_round,
 )
+from sedna_operator.lc.roundfiles import round_file_content, round_file_name, round_file_paths, round_files
 from sedna_operator.lc.rounds import index_lines, url_prefix
 
 
@@ -113,3 +115,128 @@ def test_ll_deploy_copies_index(tmp_path: Path) -> None:
     src.write_bytes(b"kb-index-2")
     deploy_ll_index(src, tmp_path / "out")  # replaced atomically on the next deploy
     assert Path(target).read_bytes() == b"kb-index-2"
+
+
+# -- round files by dataset format, written alike by both runtimes ---------------------------
+
+
+def test_round_file_content_by_format() -> None:
+    assert round_file_name("txt") == "data.txt" and round_file_name("CSV") == "data.csv"
+    assert round_file_content(["a.jpg 1", "b.jpg 0"], "txt") == b"a.jpg 1\nb.jpg 0\n"
+    assert round_file_content(["1,2,a"], "csv", "x,y,label") == b"x,y,label\n1,2,a\n"
+    assert round_file_content([], "csv", "x,y,label") == b"x,y,label\n"  # an empty round keeps its columns
+    with pytest.raises(ValueError, match="header"):
+        round_file_content(["1,2,a"], "csv", None)
+    with pytest.raises(ValueError, match="unsupported dataset format 'json'"):
+        round_file_name("json")
+    # the reconciler names data.txt: a csv dataset gets data.csv and the named file, both with the header
+    assert round_file_paths("/o/data/train/1/data.txt", "csv") == ["/o/data/train/1/data.csv", "/o/data/train/1/data.txt"]
+    assert round_file_paths("/o/data/train/1/data.txt", "txt") == ["/o/data/train/1/data.txt"]
+    files = round_files({"/o/t/data.txt": ["1,a"], "/o/e/data.txt": ["2,b"], "": ["x"]}, "csv", "x,label")
+    assert files == {
+        "/o/t/data.csv": b"x,label\n1,a\n",
+        "/o/t/data.txt": b"x,label\n1,a\n",
+        "/o/e/data.csv": b"x,label\n2,b\n",
+        "/o/e/data.txt": b"x,label\n2,b\n",
+    }
+
+
+DATASETS = {
+    "txt": ("index.txt", "".join(f"img{i}.jpg {i % 3}\n" for i in range(10))),
+    "csv": ("data.csv", "f0,season,label\n" + "".join(f"{i}.5,{'summer' if i % 2 else 'winter'},{i % 2}\n" for i in range(10))),
+}
+
+
+def _round_data(out: Path, dataset: str) -> dict[str, Any]:
+    return {
+        "round": 1, "dataset": dataset, "from": 0, "to": 10, "trainProb": 0.8,
+        "train": str(out / "data/train/1/data.txt"), "eval": str(out / "data/eval/1/data.txt"),
+    }  # fmt: skip
+
+
+def _local_round(tmp_path: Path, kind: str, fmt: str) -> Path:
+    from sedna_operator.runtime.local.lcactions import prepare_lc_files
+    from sedna_operator.runtime.local.loop import LocalRuntime, RuntimeConfig
+    from sedna_operator.runtime.local.session import state_host_path
+    from sedna_operator.runtime.local.store import Store
+
+    name, text = DATASETS[fmt]
+    index = tmp_path / name
+    index.write_text(text)
+    out = tmp_path / "local-out"
+    rt = LocalRuntime(Store(tmp_path / "state"), RuntimeConfig(lc_url="http://127.0.0.1:1",
+                      host_path=state_host_path(tmp_path / "state")), {})  # fmt: skip
+    rt.store.apply({"apiVersion": "sedna.io/v1alpha1", "kind": "Dataset", "metadata": {"name": "ds", "namespace": "default"},
+                    "spec": {"url": str(index), "format": fmt.upper(), "nodeName": "n"}})  # fmt: skip
+    rt.store.apply({"apiVersion": "sedna.io/v1alpha1", "kind": kind, "metadata": {"name": "job", "namespace": "default"},
+                    "spec": {}})  # fmt: skip
+    rt.store.patch_status(kind, "default", "job", {"controllerState": {"roundData": _round_data(out, "ds")}})
+    row = rt.store.get(kind, "default", "job")
+    assert row is not None
+    files = prepare_lc_files(rt, row)
+    assert files == {str(out / "data/train/1/data.txt"): True, str(out / "data/eval/1/data.txt"): True}
+    return out
+
+
+def _cluster_round(tmp_path: Path, kind: str, fmt: str) -> Path:
+    from sedna_operator.runtime.kubernetes.lcjobs import HostPaths, plan_job
+
+    name, _ = DATASETS[fmt]
+    out = tmp_path / "cluster-out"
+    dataset = {"metadata": {"name": "ds", "namespace": "default"},
+               "spec": {"url": str(tmp_path / name), "format": fmt, "nodeName": "n"}}  # fmt: skip
+    job = {"kind": kind, "metadata": {"name": "job", "namespace": "default"},
+           "status": {"controllerState": {"roundData": _round_data(out, "ds")}}}  # fmt: skip
+    work = plan_job(job, dataset, HostPaths(), {})
+    assert work.patch is not None and set(work.patch["files"]) == {
+        str(out / "data/train/1/data.txt"), str(out / "data/eval/1/data.txt")
+    }
+    return out
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("kind", ["LifelongLearningJob", "IncrementalLearningJob"])
+@pytest.mark.parametrize("fmt", ["txt", "csv"])
+def test_both_runtimes_write_the_same_round_files(tmp_path: Path, kind: str, fmt: str) -> None:
+    local = _tree(_local_round(tmp_path, kind, fmt))
+    cluster = _tree(_cluster_round(tmp_path, kind, fmt))
+    assert local == cluster
+    _, text = DATASETS[fmt]
+    lines = text.splitlines()
+    if fmt == "txt":
+        assert set(local) == {"data/train/1/data.txt", "data/eval/1/data.txt"}
+        assert local["data/train/1/data.txt"].decode().splitlines() == lines[:8]
+        assert local["data/eval/1/data.txt"].decode().splitlines() == lines[8:]
+    else:  # Sedna's LL layout, and IL too here: data.csv starting with the dataset's header
+        assert set(local) == {f"data/{p}/1/data.{e}" for p in ("train", "eval") for e in ("csv", "txt")}
+        header, samples = lines[0], lines[1:]
+        assert local["data/train/1/data.csv"].decode().splitlines() == [header, *samples[:8]]
+        assert local["data/eval/1/data.csv"].decode().splitlines() == [header, *samples[8:]]
+        assert local["data/train/1/data.txt"] == local["data/train/1/data.csv"]
+
+
+def test_empty_csv_dataset_fails_the_round_with_one_clear_event(tmp_path: Path) -> None:
+    from sedna_operator.runtime.local.lcactions import prepare_lc_files
+    from sedna_operator.runtime.local.loop import LocalRuntime, RuntimeConfig
+    from sedna_operator.runtime.local.session import state_host_path
+    from sedna_operator.runtime.local.store import Store
+
+    index = tmp_path / "data.csv"
+    index.write_text("")
+    out = tmp_path / "out"
+    rt = LocalRuntime(Store(tmp_path / "state"), RuntimeConfig(lc_url="http://127.0.0.1:1",
+                      host_path=state_host_path(tmp_path / "state")), {})  # fmt: skip
+    rt.store.apply({"apiVersion": "sedna.io/v1alpha1", "kind": "Dataset", "metadata": {"name": "ds", "namespace": "default"},
+                    "spec": {"url": str(index), "format": "csv", "nodeName": "n"}})  # fmt: skip
+    rt.store.apply({"apiVersion": "sedna.io/v1alpha1", "kind": "LifelongLearningJob",
+                    "metadata": {"name": "job", "namespace": "default"}, "spec": {}})  # fmt: skip
+    rt.store.patch_status("LifelongLearningJob", "default", "job", {"controllerState": {"roundData": _round_data(out, "ds")}})
+    row = rt.store.get("LifelongLearningJob", "default", "job")
+    assert row is not None
+    for _ in range(2):
+        assert set(prepare_lc_files(rt, row).values()) == {False}
+    events = [e for e in rt.store.events("LifelongLearningJob") if e.reason == "RoundDataFailed"]
+    assert len(events) == 1 and "is empty: a csv dataset starts with its header line" in events[0].message

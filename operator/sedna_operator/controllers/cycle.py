@@ -73,9 +73,16 @@ def join_url(base: str, *parts: str | int) -> str:
     return "/".join([base.rstrip("/"), *(str(p).strip("/") for p in parts)])
 
 
-def round_data_path(output_dir: str, stage: str, round_: int) -> str:
-    """``<outputDir>/data/<train|eval>/<round>/data.txt``: the file the LC writes for a round."""
-    return join_url(output_dir, "data", stage, round_, "data.txt")
+def round_data_path(output_dir: str, stage: str, round_: int, fmt: str = "txt") -> str:
+    """``<outputDir>/data/<train|eval>/<round>/data.<txt|csv>``: the file the LC writes for a
+    round (``data.csv``, header first, for a csv Dataset, as Sedna names it)."""
+    return join_url(output_dir, "data", stage, round_, "data.csv" if fmt.lower() == "csv" else "data.txt")
+
+
+def dataset_format(obs: Observation) -> str:
+    """The format of the job's Dataset (``txt`` until it is observed)."""
+    dataset = obs.datasets.get(obs.resource.spec.dataset.name)
+    return dataset.format if dataset is not None else "txt"
 
 
 def stage_output(output_dir: str, stage: str, round_: int) -> str:
@@ -219,8 +226,8 @@ def _train_waiting(cy: Cycle, flavor: Flavor) -> float | None:
         "from": baseline,
         "to": count,
         "trainProb": spec.dataset.train_prob,
-        "train": round_data_path(out, "train", next_round),
-        "eval": round_data_path(out, "eval", next_round),
+        "train": round_data_path(out, "train", next_round, dataset_format(cy.obs)),
+        "eval": round_data_path(out, "eval", next_round, dataset_format(cy.obs)),
     }
     cy.transit("Ready", "Train", "TrainTriggered", f"round {next_round}: {new_samples} new training samples",
                {"input": train_input})
@@ -308,7 +315,7 @@ def run(obs: Observation, flavor: Flavor) -> Plan:
         else:
             requeue = _train_waiting(cy, flavor)
     elif ctype == "Ready" and stage in ("Train", "Eval"):
-        data_file = round_data_path(job.spec.output_dir, stage.lower(), cy.round)
+        data_file = round_data_path(job.spec.output_dir, stage.lower(), cy.round, dataset_format(obs))
         if obs.lc_files.get(data_file) is False:
             requeue = 2.0
         else:

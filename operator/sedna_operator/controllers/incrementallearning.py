@@ -15,7 +15,7 @@ from typing import Any
 from ..api import IncrementalLearningJob
 from . import triggers
 from .common import Slot, cleanup_plan, event, iso, mount_set, typed
-from .cycle import Cycle, Flavor, Step, round_data_path, run, stage_labels, stage_output
+from .cycle import Cycle, Flavor, Step, dataset_format, round_data_path, run, stage_labels, stage_output
 from .jointinference import hem_parameters_json
 from .lifecycle import LEARNING_TERMS, with_run_policy
 from .plan import Observation, Plan, WorkerPlan
@@ -81,13 +81,13 @@ def build_stage(cy: Cycle, stage: str, data: dict[str, Any], attempt: int) -> tu
         mounts.add("BASE_MODEL_URL", base, credential_name=cred)
         out = inp.get("outputDir") or stage_output(spec.output_dir, "train", cy.round)
         mounts.add("MODEL_URL", out, download=False, credential_name=spec.credential_name, is_dir=True, create=True)
-        mounts.add("TRAIN_DATASET_URL", inp.get("dataURL") or round_data_path(spec.output_dir, "train", cy.round),
+        mounts.add("TRAIN_DATASET_URL", inp.get("dataURL") or round_data_path(spec.output_dir, "train", cy.round, dataset_format(obs)),
                    credential_name=spec.credential_name)
         template = spec.train_spec.template
     else:
         urls = [m["url"] for m in models if isinstance(m, dict) and m.get("url")]
         mounts.add("MODEL_URLS", urls, credential_name=spec.credential_name)
-        mounts.add("TEST_DATASET_URL", inp.get("dataURL") or round_data_path(spec.output_dir, "eval", cy.round),
+        mounts.add("TEST_DATASET_URL", inp.get("dataURL") or round_data_path(spec.output_dir, "eval", cy.round, dataset_format(obs)),
                    credential_name=spec.credential_name)
         template = spec.eval_spec.template
     if dataset is not None:
@@ -174,7 +174,7 @@ def train_input(cy: Cycle, round_: int) -> dict[str, Any] | None:
     out = job.spec.output_dir
     return {
         "models": [{"url": base["url"], "format": base.get("format", "")}],
-        "dataURL": round_data_path(out, "train", round_),
+        "dataURL": round_data_path(out, "train", round_, dataset_format(cy.obs)),
         "outputDir": stage_output(out, "train", round_),
     }
 
@@ -199,7 +199,7 @@ def eval_input(cy: Cycle) -> dict[str, Any] | None:
         return None
     return {
         "models": [trained[0], {"url": baseline}],
-        "dataURL": round_data_path(_job(cy).spec.output_dir, "eval", cy.round),
+        "dataURL": round_data_path(_job(cy).spec.output_dir, "eval", cy.round, dataset_format(cy.obs)),
     }
 
 

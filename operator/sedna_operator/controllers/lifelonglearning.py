@@ -14,7 +14,17 @@ from typing import Any
 
 from ..api import LifelongLearningJob
 from .common import Slot, cleanup_plan, iso, mount_set, typed
-from .cycle import Cycle, Flavor, Step, join_url, round_data_path, run, stage_labels, stage_output
+from .cycle import (
+    Cycle,
+    Flavor,
+    Step,
+    dataset_format,
+    join_url,
+    round_data_path,
+    run,
+    stage_labels,
+    stage_output,
+)
 from .lifecycle import LEARNING_TERMS, with_run_policy
 from .plan import Observation, Plan, WorkerPlan, WorkerReport
 from .workers import WORKER_KEY_LABEL, PodExtras, build_worker, env, spec_hash
@@ -49,7 +59,7 @@ def build_stage(cy: Cycle, stage: str, data: dict[str, Any], attempt: int) -> tu
         if previous:
             role_env.append(env("CLOUD_KB_INDEX", previous))
         mounts.add("OUTPUT_URL", out, download=False, credential_name=spec.credential_name, is_dir=True, create=True)
-        mounts.add("TRAIN_DATASET_URL", inp.get("dataURL") or round_data_path(spec.output_dir, "train", cy.round),
+        mounts.add("TRAIN_DATASET_URL", inp.get("dataURL") or round_data_path(spec.output_dir, "train", cy.round, dataset_format(obs)),
                    credential_name=spec.credential_name)
         template = spec.train_spec.template
     else:
@@ -57,7 +67,7 @@ def build_stage(cy: Cycle, stage: str, data: dict[str, Any], attempt: int) -> tu
         # The KB index is often a KB download URL with a query: the SDK fetches it itself.
         mounts.add("MODEL_URLS", urls, download=False, credential_name=spec.credential_name)
         mounts.add("OUTPUT_URL", out, download=False, credential_name=spec.credential_name, is_dir=True, create=True)
-        mounts.add("TEST_DATASET_URL", inp.get("dataURL") or round_data_path(spec.output_dir, "eval", cy.round),
+        mounts.add("TEST_DATASET_URL", inp.get("dataURL") or round_data_path(spec.output_dir, "eval", cy.round, dataset_format(obs)),
                    credential_name=spec.credential_name)
         template = spec.eval_spec.template
     if dataset is not None:
@@ -105,7 +115,7 @@ def train_input(cy: Cycle, round_: int) -> dict[str, Any] | None:
     previous = trained[0].get("url") if trained and isinstance(trained[0], dict) else None
     data: dict[str, Any] = {
         "models": [],
-        "dataURL": round_data_path(out, "train", round_),
+        "dataURL": round_data_path(out, "train", round_, dataset_format(cy.obs)),
         "outputDir": stage_output(out, "train", round_),
     }
     if previous:
@@ -120,7 +130,7 @@ def eval_input(cy: Cycle) -> dict[str, Any] | None:
     out = _job(cy).spec.output_dir
     return {
         "models": trained,
-        "dataURL": round_data_path(out, "eval", cy.round),
+        "dataURL": round_data_path(out, "eval", cy.round, dataset_format(cy.obs)),
         "outputDir": stage_output(out, "eval", cy.round),
     }
 

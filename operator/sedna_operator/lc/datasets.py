@@ -3,8 +3,10 @@
 Sedna re-reads the whole index every 60 s and takes ``lines[previous:]`` as the new
 samples, which goes wrong (or negative) when the file is truncated or replaced. Here:
 
-* ``txt``: one sample per non-empty line. ``csv``: the first non-empty line is the header,
-  every later non-empty line a sample.
+* ``txt``: one sample per line. ``csv``: the first line is the header, every later line a
+  sample. Empty lines count, as Sedna's LC counts them (Go's ``bufio.Scanner``): the count
+  is the line number the next sample gets. An empty ``csv`` file (no header line) is an error
+  (:class:`EmptyCSVError`, reported as an ``EmptyCSV`` event), as in Sedna.
 * Only the bytes appended since the last poll are read (byte offset + line count).
 * A final line without a newline is counted once it is unchanged for one poll (it may be
   half written before that). A writer that pauses in mid-line for longer than the poll
@@ -36,10 +38,13 @@ from .sinks import DatasetEvent, DatasetKey, DatasetSink
 
 __all__ = [
     "SUPPORTED_FORMATS",
+    "EmptyCSVError",
+    "DatasetLines",
     "IndexState",
     "PollResult",
     "poll_index",
     "read_samples",
+    "read_dataset",
     "url_to_host_path",
     "DatasetMonitor",
 ]
@@ -52,6 +57,10 @@ _CHUNK = 1 << 20
 _REMOTE_SCHEMES = ("s3://", "http://", "https://", "obs://")
 
 
+class EmptyCSVError(ValueError):
+    """A ``csv`` index file without even its header line: Sedna's LC fails on it too."""
+
+
 class IndexState(BaseModel):
     """What was read of one index file so far (serialisable, so a runtime may persist it)."""
 
@@ -61,11 +70,15 @@ class IndexState(BaseModel):
     device: int = 0
     inode: int = 0
     offset: int = Field(default=0, description="Bytes consumed (through the last counted line).")
-    lines: int = Field(default=0, description="Non-empty lines counted, the csv header included.")
+    lines: int = Field(default=0, description="Lines counted (empty ones too), the csv header included.")
     header_seen: bool = False
+    header: str | None = Field(default=None, description="The csv header line, once read.")
     head_len: int = Field(default=0, description="Bytes covered by head_sha256 (<= 256).")
     head_sha256: str = ""
     tail_size: int = Field(default=0, description="Size of the unterminated last line at the last poll.")
+    tail_counted: bool = Field(
+        default=False, description="The last line was counted before its newline came (that newline is no line)."
+    )
 
     @property
     def number_of_samples(self) -> int:
@@ -92,19 +105,21 @@ def _head_digest(fh: BinaryIO, length: int) -> str:
 
 
 def _split(data: bytes) -> tuple[list[str], bytes]:
-    """Complete non-empty lines of ``data`` and its unterminated remainder."""
+    """Complete lines of ``data`` (stripped; empty ones kept: they count) and its unterminated
+    remainder."""
     cut = data.rfind(b"\n")
     if cut < 0:
         return [], data
-    lines = [s for s in (raw.decode("utf-8", "replace").strip() for raw in data[:cut].split(b"\n")) if s]
+    lines = [raw.decode("utf-8", "replace").strip() for raw in data[:cut].split(b"\n")]
     return lines, data[cut + 1 :]
 
 
 def poll_index(path: str, fmt: str, state: IndexState | None) -> tuple[IndexState, PollResult]:
     """Read what was appended to ``path`` since ``state`` (None: first look) and count it.
 
-    Raises ``OSError`` when the file cannot be opened or read (the caller reports it) and
-    ``ValueError`` for a format that is not ``txt``/``csv``.
+    Raises ``OSError`` when the file cannot be opened or read (the caller reports it),
+    :class:`EmptyCSVError` for an empty ``csv`` file and ``ValueError`` for a format that is not
+    ``txt``/``csv``.
     """
     if fmt not in SUPPORTED_FORMATS:
         raise ValueError(f"unsupported dataset format {fmt!r}: only txt and csv index files are counted")
@@ -112,6 +127,8 @@ def poll_index(path: str, fmt: str, state: IndexState | None) -> tuple[IndexStat
     events: list[DatasetEvent] = []
     with open(path, "rb") as fh:
         st = os.fstat(fh.fileno())
+        if fmt == "csv" and st.st_size == 0:
+            raise EmptyCSVError(f"csv index file {path} is empty: a csv dataset starts with its header line")
         if state is not None:
             why = None
             if (st.st_dev, st.st_ino) != (state.device, state.inode):
@@ -129,26 +146,33 @@ def poll_index(path: str, fmt: str, state: IndexState | None) -> tuple[IndexStat
         fh.seek(cur.offset)
         new: list[str] = []
         remainder = b""
+        first_chunk = True
         while True:
             chunk = fh.read(_CHUNK)
             if not chunk:
                 break
+            if first_chunk and cur.tail_counted:
+                # the newline ending a line already counted (it came late) makes no empty line
+                chunk = chunk[2:] if chunk.startswith(b"\r\n") else chunk.removeprefix(b"\n")
+                cur.tail_counted = False
+            first_chunk = False
             lines, remainder = _split(remainder + chunk)
             new.extend(lines)
         consumed = cur.offset + (fh.tell() - cur.offset) - len(remainder)
-        tail = remainder.decode("utf-8", "replace").strip()
-        if tail and len(remainder) == cur.tail_size and not reset and not first:
-            new.append(tail)  # unchanged for one poll: the writer is done with it
+        if remainder and len(remainder) == cur.tail_size and not reset and not first:
+            new.append(remainder.decode("utf-8", "replace").strip())  # unchanged for a poll: done
             consumed += len(remainder)
             cur.tail_size = 0
+            cur.tail_counted = True
         else:
-            cur.tail_size = len(remainder) if tail else 0
+            cur.tail_size = len(remainder)
         cur.offset = consumed
         if cur.head_len < _HEAD_BYTES and cur.offset > cur.head_len:
             cur.head_len = min(cur.offset, _HEAD_BYTES)
             cur.head_sha256 = _head_digest(fh, cur.head_len)
     if fmt == "csv" and not cur.header_seen and new:
         cur.header_seen = True
+        cur.header = new[0]
         cur.lines += 1
         new = new[1:]
     cur.lines += len(new)
@@ -165,10 +189,40 @@ def poll_index(path: str, fmt: str, state: IndexState | None) -> tuple[IndexStat
     )
 
 
+class DatasetLines(BaseModel):
+    """An index file read whole: its csv header line (None for txt) and its sample lines."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["txt", "csv"]
+    header: str | None = None
+    samples: list[str] = Field(default_factory=list)
+
+
+def read_dataset(path: str, fmt: str) -> DatasetLines:
+    """Every sample line of an index file, and its csv header.
+
+    Unlike a first poll, an unterminated last line is included (Go's scanner reads it at the
+    end of the file); the LC only ever uses lines the monitor has counted, so a line still
+    being written is never handed out. Raises as :func:`poll_index`.
+    """
+    fmt = fmt.lower()
+    state, result = poll_index(path, fmt, None)
+    samples = list(result.new_lines)
+    with open(path, "rb") as fh:
+        fh.seek(state.offset)
+        tail = fh.read()
+    if tail:
+        line = tail.decode("utf-8", "replace").strip()
+        if fmt == "csv" and not state.header_seen:
+            return DatasetLines(format="csv", header=line, samples=[])
+        samples.append(line)
+    return DatasetLines(format=cast(Literal["txt", "csv"], fmt), header=state.header, samples=samples)
+
+
 def read_samples(path: str, fmt: str, start: int = 0) -> list[str]:
     """Samples ``start..`` of an index file (e.g. to restore a job's unconsumed samples after a restart)."""
-    _, result = poll_index(path, fmt, None)
-    return result.new_lines[start:]
+    return read_dataset(path, fmt).samples[start:]
 
 
 def url_to_host_path(url: str, rootfs: str = "") -> str | None:
@@ -271,6 +325,9 @@ class DatasetMonitor:
             return None
         try:
             state, result = await asyncio.to_thread(poll_index, path, watch.format, watch.state)
+        except EmptyCSVError as exc:
+            await self._problem(key, watch, "EmptyCSV", str(exc))
+            return None
         except FileNotFoundError:
             await self._problem(key, watch, "IndexMissing", f"index file {path} does not exist")
             return None

@@ -4,7 +4,9 @@ Every pass, the LC of a node lists the IncrementalLearningJobs and LifelongLearn
 Dataset's ``spec.nodeName`` is its node and, for each, acts on ``status.controllerState``
 (:mod:`sedna_operator.lc.jobfiles`):
 
-* ``roundData``: writes the round's train and eval files from the dataset's sample lines;
+* ``roundData``: writes the round's train and eval files from the dataset's sample lines, in
+  the dataset's format (:mod:`sedna_operator.lc.roundfiles`: a ``csv`` dataset gets
+  ``data.csv`` starting with its header line, as the local runtime writes it);
 * ``deploy``: carries out the copy (LL's KB index) or the hot update (IL) once;
 
 then merge-patches ``status.lcState`` on the status subresource (through the sink's spool)::
@@ -34,8 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...controllers.plan import EventPlan
-from ...lc import jobfiles, rounds
-from ...lc.datasets import read_samples, url_to_host_path
+from ...lc import jobfiles, roundfiles, rounds
+from ...lc.datasets import DatasetLines, read_dataset, url_to_host_path
 from .apply import object_ref, post_event
 from .client import ApiError, KubeClient
 from .observe import resource_path
@@ -80,7 +82,7 @@ class JobWork:
     events: list[EventPlan] = field(default_factory=list)
 
 
-def _dataset_lines(dataset: Mapping[str, Any], paths: HostPaths) -> list[str]:
+def _dataset_lines(dataset: Mapping[str, Any], paths: HostPaths) -> DatasetLines:
     spec = dataset.get("spec") or {}
     url = str(spec.get("url", ""))
     local = url_to_host_path(url)
@@ -89,7 +91,7 @@ def _dataset_lines(dataset: Mapping[str, Any], paths: HostPaths) -> list[str]:
     path = paths.read(local)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"dataset index {url} not found on this node")
-    return read_samples(path, str(spec.get("format", "txt")))
+    return read_dataset(path, str(spec.get("format", "txt")))
 
 
 def _write_round(
@@ -103,15 +105,17 @@ def _write_round(
     for target in needed:
         if target.startswith(_REMOTE):
             raise ValueError(f"{target}: remote outputDirs are not written by the LC")
-    lines = _dataset_lines(dataset, paths)
+    dataset_lines = _dataset_lines(dataset, paths)
+    lines = dataset_lines.samples
     to = int(data.get("to", 0))
     if len(lines) < to:
         raise ValueError(f"dataset has {len(lines)} samples, round {data.get('round')} needs {to}")
     clean = {k: v for k, v in versions.items() if isinstance(v, list) and len(v) == 3}
     train, eval_lines, updated = jobfiles.round_samples(lines, clean, data)
     content = {str(data.get("train") or ""): train, str(data.get("eval") or ""): eval_lines}
-    for target in needed:
-        rounds.atomic_write_bytes(paths.write(target), jobfiles.samples_bytes(content[target]))
+    files = roundfiles.round_files({t: content[t] for t in needed}, dataset_lines.format, dataset_lines.header)
+    for path, body in files.items():
+        rounds.atomic_write_bytes(paths.write(path), body)
     return jobfiles.used_versions(lines, updated)
 
 

@@ -2,9 +2,10 @@
 
 The IL/LL reconcilers name the round data they need in ``status.controllerState.roundData``
 (``{round, dataset, from, to, trainProb, train, eval}``); before each reconcile the runtime
-writes those files through :mod:`sedna_operator.lc.rounds` (train: the first ``trainProb`` share
-of dataset lines ``from..to``; eval: the eval shares of the newest five rounds, as Sedna keeps
-five eval versions) and tells the reconciler which exist in ``Observation.lc_files``.
+writes those files (train: the first ``trainProb`` share of dataset lines ``from..to``; eval:
+the eval shares of the newest five rounds, as Sedna keeps five eval versions) in the dataset's
+format, as :mod:`sedna_operator.lc.roundfiles` says (a ``csv`` dataset: ``data.csv`` starting
+with the header line), and tells the reconciler which exist in ``Observation.lc_files``.
 Writes are idempotent: a resumed run rewrites nothing and repeats no round.
 
 They also act on ``status.controllerState.deploy``, the deploy the reconciler asks of the LC:
@@ -28,8 +29,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...lc import jobfiles, rounds
-from ...lc.datasets import read_samples, url_to_host_path
+from ...lc import jobfiles, roundfiles, rounds
+from ...lc.datasets import DatasetLines, read_dataset, url_to_host_path
 from .store import ResourceRow
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ __all__ = ["prepare_lc_files", "carry_out_deploy"]
 log = logging.getLogger("sedna.local")
 
 
-def _dataset_lines(runtime: LocalRuntime, namespace: str, name: str) -> list[str] | None:
+def _dataset_lines(runtime: LocalRuntime, namespace: str, name: str) -> DatasetLines | None:
     row = runtime.store.get("Dataset", namespace, name)
     if row is None:
         return None
@@ -48,20 +49,31 @@ def _dataset_lines(runtime: LocalRuntime, namespace: str, name: str) -> list[str
     path = url_to_host_path(str(spec.get("url", "")))
     if path is None or not Path(path).is_file():
         return None
-    return read_samples(path, str(spec.get("format", "txt")))
+    return read_dataset(path, str(spec.get("format", "txt")))
 
 
 def _write_round(runtime: LocalRuntime, row: ResourceRow, data: dict[str, Any]) -> None:
-    lines = _dataset_lines(runtime, row.namespace, str(data.get("dataset", "")))
-    if lines is None:
+    dataset = _dataset_lines(runtime, row.namespace, str(data.get("dataset", "")))
+    if dataset is None:
         return
     key = f"evalversions:{row.kind}/{row.namespace}/{row.name}"
     versions: dict[str, list[Any]] = json.loads(runtime.store.get_meta(key) or "{}")
-    train, eval_lines, versions = jobfiles.round_samples(lines, versions, data)
+    train, eval_lines, versions = jobfiles.round_samples(dataset.samples, versions, data)
     runtime.store.set_meta(key, json.dumps(versions))
-    for target, samples in ((data.get("train"), train), (data.get("eval"), eval_lines)):
-        if target and not Path(str(target)).exists():
-            rounds.atomic_write_bytes(str(target), jobfiles.samples_bytes(samples))
+    wanted = {str(data.get("train") or ""): train, str(data.get("eval") or ""): eval_lines}
+    for path, content in roundfiles.round_files(wanted, dataset.format, dataset.header).items():
+        if not Path(path).exists():
+            rounds.atomic_write_bytes(path, content)
+
+
+def _round_failed(runtime: LocalRuntime, row: ResourceRow, data: dict[str, Any], exc: Exception) -> None:
+    """One Warning event per distinct failure (a bad dataset fails every pass until fixed)."""
+    message = f"round {data.get('round')} data not written: {exc}"
+    log.warning("%s/%s: %s", row.kind, row.name, message)
+    marker = f"round:{row.kind}/{row.namespace}/{row.name}"
+    if runtime.errors.get(marker) != message:
+        runtime.store.add_event(row.kind, row.namespace, row.name, "Warning", "RoundDataFailed", message)
+        runtime.errors[marker] = message
 
 
 def _deploy_marker(row: ResourceRow) -> str:
@@ -108,8 +120,10 @@ def prepare_lc_files(runtime: LocalRuntime, row: ResourceRow) -> dict[str, bool]
     if isinstance(data, dict):
         try:
             _write_round(runtime, row, data)
-        except OSError as exc:
-            log.warning("round data of %s/%s not written: %s", row.kind, row.name, exc)
+        except (OSError, ValueError) as exc:  # ValueError: an empty csv, an unknown format
+            _round_failed(runtime, row, data, exc)
+        else:
+            runtime.errors.pop(f"round:{row.kind}/{row.namespace}/{row.name}", None)
         for key in ("train", "eval"):
             if data.get(key):
                 files[str(data[key])] = Path(str(data[key])).exists()

@@ -1,7 +1,13 @@
-"""Seen-task learning components (ClassType.STP), registered under Sedna's aliases."""
+"""Seen-task learning components (ClassType.STP), registered under Sedna's aliases.
+
+``sedna.algorithms.seen_task_learning.task_update_decision`` (the module Sedna 0.6+ scripts
+import to register ``UpdateStrategyByFinetune``) re-exports the update strategies of
+:mod:`sedna.algorithms.knowledge_management`, which are registered with this package already.
+"""
 
 from sedna.algorithms.seen_task_learning.artifact import Model, Task, TaskGroup
 from sedna.algorithms.seen_task_learning.seen_task_learning import (
+    AttributeExtractor,
     DefaultInferenceIntegrate,
     DefaultTaskRelationDiscover,
     DefaultTaskRemodeling,
@@ -13,10 +19,11 @@ from sedna.algorithms.seen_task_learning.seen_task_learning import (
     TaskDefinitionByDataAttr,
     TaskDefinitionByOrigin,
     TaskDefinitionBySVC,
+    attribute_columns,
 )
 
 __all__ = [
-    "Task", "TaskGroup", "Model",
+    "Task", "TaskGroup", "Model", "AttributeExtractor", "attribute_columns",
     "TaskDefinitionByDataAttr", "TaskDefinitionBySVC", "TaskDefinitionByOrigin",
     "DefaultTaskRelationDiscover",
     "TaskAllocationByDataAttr", "TaskAllocationBySVC", "TaskAllocationDefault",

@@ -8,7 +8,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Task", "TaskGroup", "Model", "Samples", "subset", "features", "sample_count", "as_samples"]
+__all__ = [
+    "Task", "TaskGroup", "Model", "Samples", "subset", "features", "sample_count", "as_samples",
+    "drop_columns", "present_columns",
+]
 
 
 class Samples:
@@ -112,3 +115,27 @@ def features(x: Any) -> np.ndarray:
         x = x.select_dtypes(include="number").to_numpy(dtype=float)
     arr = np.asarray(x, dtype=float)
     return arr.reshape(len(arr), -1) if arr.ndim != 2 else arr
+
+
+def present_columns(samples: Any, columns: Any) -> list[str]:
+    """The names in ``columns`` that are columns of ``samples.x`` (a DataFrame), in order."""
+    x = getattr(samples, "x", samples)
+    if not columns or not hasattr(x, "columns"):
+        return []
+    return [c for c in columns if c in x.columns]
+
+
+def drop_columns(samples: Any, columns: Any) -> Any:
+    """``samples`` without the ``columns`` of its DataFrame ``x`` (a copy; the input is kept).
+
+    Sedna's attribute-based task definition and allocation drop the attribute columns, so the
+    task models never see them; a sample source without them is returned as is.
+    """
+    cols = present_columns(samples, columns)
+    if not cols:
+        return samples
+    if not hasattr(samples, "x"):
+        return samples.drop(columns=cols)
+    new = copy.copy(samples)
+    new.x = samples.x.drop(columns=cols)
+    return new

@@ -3,19 +3,35 @@ remodeling and integration, under Sedna's aliases.
 
 Every definition returns ``(tasks, task_extractor, samples)``; every allocation is built with
 the extractor and returns ``(samples, allocations)`` where ``allocations[i]`` is the index of
-the task (group) of sample ``i``, ``-1`` when none fits (the global model then answers).
+the task (group) of sample ``i``, ``-1`` when none fits (the global model then answers; Sedna
+answered with task 0).
+
+The attribute-based pair (``TaskDefinitionByDataAttr`` / ``TaskAllocationByDataAttr``) drops
+the attribute columns from the samples it returns, as Sedna does: the task models never see
+them. Allocations that read attribute columns say so with ``needs_attributes = True``; the
+lifelong-learning job hands the others samples without those columns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from sedna.algorithms.seen_task_learning.artifact import Task, TaskGroup, features, subset
+from sedna.algorithms.seen_task_learning.artifact import (
+    Task,
+    TaskGroup,
+    drop_columns,
+    features,
+    present_columns,
+    subset,
+)
 from sedna.common.class_factory import ClassFactory, ClassType
 
 __all__ = [
+    "AttributeExtractor",
+    "attribute_columns",
     "TaskDefinitionByDataAttr",
     "TaskDefinitionBySVC",
     "TaskDefinitionByOrigin",
@@ -30,35 +46,83 @@ __all__ = [
 ]
 
 
+def _attr_part(value: Any) -> str:
+    # Sedna's entry naming: inner "_" become "-" (the joiner stays unambiguous), spaces go
+    return str(value).replace("_", "-").replace(" ", "")
+
+
 def _attr_key(values: Any) -> str:
+    """Sedna's task entry of one attribute combination: the values joined by ``_``."""
     if isinstance(values, tuple):
-        return "_".join(str(v) for v in values)
-    return str(values)
+        return "_".join(_attr_part(v) for v in values)
+    return _attr_part(values)
+
+
+def _as_columns(attribute: Any) -> list[str]:
+    if isinstance(attribute, str):
+        return [a.strip() for a in attribute.split(",") if a.strip()]
+    return [str(a) for a in (attribute or [])]
+
+
+class AttributeExtractor(dict):
+    """Sedna's extractor of the attribute-based definition, ``{entry: task index}``, that also
+    remembers its ``attribute`` columns (so allocation and the job can drop them)."""
+
+    def __init__(self, mapping: dict[str, int] | None = None, attribute: Iterable[str] = ()) -> None:
+        super().__init__(mapping or {})
+        self.attribute = list(attribute)
+
+
+def attribute_columns(extractor: Any, given: Any = None) -> list[str]:
+    """The attribute columns of a task extractor: ``given`` (an allocation's own ``attribute``
+    param), else the extractor's; also reads the ``{"attribute", "mapping"}`` dicts of indexes
+    written before :class:`AttributeExtractor`."""
+    if given:
+        return _as_columns(given)
+    attribute = getattr(extractor, "attribute", None)
+    if attribute is None and isinstance(extractor, dict) and isinstance(extractor.get("mapping"), dict):
+        attribute = extractor.get("attribute")
+    return _as_columns(attribute)
+
+
+def _extractor_mapping(extractor: Any) -> dict[str, int]:
+    if isinstance(extractor, dict) and isinstance(extractor.get("mapping"), dict):
+        return dict(extractor["mapping"])
+    return dict(extractor or {})
+
+
+def _attribute_keys(x: Any, columns: list[str]) -> list[str]:
+    return [_attr_key(tuple(row)) for row in x[columns].itertuples(index=False)]
 
 
 @ClassFactory.register(ClassType.STP, alias="TaskDefinitionByDataAttr")
 class TaskDefinitionByDataAttr:
     """One task per distinct value combination of the ``attribute`` columns of ``samples.x``
-    (a DataFrame). The extractor maps the combination key to the task index."""
+    (a DataFrame). The extractor maps the combination's entry to the task index; the returned
+    samples (and each task's) no longer hold the attribute columns, as in Sedna."""
 
     def __init__(self, attribute: list[str] | str | None = None, **kwargs: Any) -> None:
-        if isinstance(attribute, str):
-            attribute = [a.strip() for a in attribute.split(",") if a.strip()]
-        self.attribute = list(attribute or [])
+        self.attribute = _as_columns(attribute)
 
-    def __call__(self, samples: Any) -> tuple[list[Task], dict[str, int], Any]:
+    def __call__(self, samples: Any) -> tuple[list[Task], AttributeExtractor, Any]:
         x = samples.x
         if not self.attribute:
             raise ValueError("TaskDefinitionByDataAttr needs 'attribute' columns")
-        keys = [_attr_key(tuple(row)) for row in x[self.attribute].itertuples(index=False)]
-        extractor: dict[str, int] = {}
+        missing = [c for c in self.attribute if c not in getattr(x, "columns", [])]
+        if missing:
+            raise ValueError(f"TaskDefinitionByDataAttr: the samples have no column(s) {missing}")
+        keys = _attribute_keys(x, self.attribute)
+        attrs = x[self.attribute]
+        plain = drop_columns(samples, self.attribute)
+        plain.meta_attr = attrs.to_numpy()  # per sample, as Sedna keeps them
+        mapping: dict[str, int] = {}
         tasks: list[Task] = []
         for key in dict.fromkeys(keys):  # first-seen order, deterministic
             idx = [i for i, k in enumerate(keys) if k == key]
-            extractor[key] = len(tasks)
-            meta = dict(zip(self.attribute, x[self.attribute].iloc[idx[0]].tolist(), strict=True))
-            tasks.append(Task(entry=key, samples=subset(samples, idx), meta_attr=meta))
-        return tasks, {"attribute": self.attribute, "mapping": extractor}, samples
+            mapping[key] = len(tasks)
+            meta = dict(zip(self.attribute, attrs.iloc[idx[0]].tolist(), strict=True))
+            tasks.append(Task(entry=key, samples=subset(plain, idx), meta_attr=meta))
+        return tasks, AttributeExtractor(mapping, self.attribute), plain
 
 
 @ClassFactory.register(ClassType.STP, alias="TaskDefinitionBySVC")
@@ -92,21 +156,39 @@ def _origins_of(samples: Any, default: str | None) -> list[str]:
     return [str(meta if isinstance(meta, str) else default)] * n
 
 
+def _origins_by_city(samples: Any, origins: list[str], city: str) -> list[str] | None:
+    """Sedna's cityscapes rule: a sample whose label names ``city`` is of the first origin,
+    any other of the last. None when the samples have no labels to read."""
+    y = getattr(samples, "y", None)
+    if y is None or len(origins) < 1:
+        return None
+    return [origins[0] if city in str(label) else origins[-1] for label in y]
+
+
 @ClassFactory.register(ClassType.STP, alias="TaskDefinitionByOrigin")
 class TaskDefinitionByOrigin:
     """One task per sample origin (``samples.meta_attr``: one origin per sample or one for all,
-    else the ``origin`` argument). ``origins`` fixes the task order."""
+    else the ``origin`` argument). ``origins`` (Sedna: ``attribute="real, sim"``) fixes the task
+    order; with Sedna's ``city``, a sample whose label names that city is of the first origin."""
 
-    def __init__(self, origins: list[str] | str | None = None, origin: str = "real", **kwargs: Any) -> None:
-        if isinstance(origins, str):
-            origins = [o.strip() for o in origins.split(",")]
-        self.origins = list(origins or ["real", "sim"])
+    def __init__(
+        self,
+        origins: list[str] | str | None = None,
+        origin: str = "real",
+        attribute: list[str] | str | None = None,
+        city: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.origins = _as_columns(origins if origins is not None else attribute) or ["real", "sim"]
         self.origin = origin
+        self.city = city
 
     def __call__(self, samples: Any) -> tuple[list[Task], dict[str, int], Any]:
-        per_sample = _origins_of(samples, self.origin)
+        by_city = _origins_by_city(samples, self.origins, self.city) if self.city else None
+        per_sample = by_city or _origins_of(samples, self.origin)
         order = self.origins + [o for o in dict.fromkeys(per_sample) if o not in self.origins]
-        tasks, mapping = [], {}
+        tasks: list[Task] = []
+        mapping: dict[str, int] = {}
         for origin in order:
             idx = [i for i, o in enumerate(per_sample) if o == origin]
             if idx:
@@ -127,6 +209,9 @@ class DefaultTaskRelationDiscover:
 
 
 class _Allocation:
+    #: whether the allocation reads the attribute columns (the job then keeps them in)
+    needs_attributes = False
+
     def __init__(self, task_extractor: Any = None, **kwargs: Any) -> None:
         self.task_extractor = task_extractor
         self.kwargs = kwargs
@@ -134,16 +219,18 @@ class _Allocation:
 
 @ClassFactory.register(ClassType.STP, alias="TaskAllocationByDataAttr")
 class TaskAllocationByDataAttr(_Allocation):
-    """Looks up the attribute combination of each sample; unknown combinations get ``-1``."""
+    """Looks up the attribute combination of each sample; unknown combinations (and samples
+    without the attribute columns) get ``-1``. Returns the samples without those columns."""
+
+    needs_attributes = True
 
     def __call__(self, samples: Any) -> tuple[Any, list[int]]:
-        ext = self.task_extractor or {}
-        attribute = self.kwargs.get("attribute") or ext.get("attribute")
-        if isinstance(attribute, str):
-            attribute = [a.strip() for a in attribute.split(",")]
-        mapping = ext.get("mapping", ext)
-        rows = samples.x[list(attribute)].itertuples(index=False)
-        return samples, [int(mapping.get(_attr_key(tuple(r)), -1)) for r in rows]
+        columns = attribute_columns(self.task_extractor, self.kwargs.get("attribute"))
+        mapping = _extractor_mapping(self.task_extractor)
+        if not columns or len(present_columns(samples, columns)) < len(columns):
+            return drop_columns(samples, columns), [-1] * len(samples.x)
+        keys = _attribute_keys(samples.x, columns)
+        return drop_columns(samples, columns), [int(mapping.get(k, -1)) for k in keys]
 
 
 @ClassFactory.register(ClassType.STP, alias="TaskAllocationBySVC")
@@ -189,6 +276,8 @@ class TaskAllocationStream(_Allocation):
 @ClassFactory.register(ClassType.STP, alias="TaskAllocationByOrigin")
 class TaskAllocationByOrigin(_Allocation):
     """The task of the sample's origin (``samples.meta_attr`` or ``origin``), else ``default``."""
+
+    needs_attributes = True  # reads samples.meta_attr, which the job keeps with the full samples
 
     def __init__(self, task_extractor: Any = None, origins: Any = None, default: str | None = None, **kwargs: Any):
         super().__init__(task_extractor, **kwargs)

@@ -1,16 +1,24 @@
 """Lifelong learning worker (train / eval / infer roles of a LifelongLearningJob).
 
-Pipeline (each step a registered algorithm, chosen with ``{"method": alias, "param": {...}}``):
+One class accepts the constructors of every Sedna release (0.3 string methods and ``*_param``
+JSON strings, 0.4/0.5 dicts with ``task_mining`` / ``unseen_task_detect``, 0.6+ positional
+``seen_estimator`` with ``task_allocation`` ...): see :mod:`.methods` and
+``docs/sdk-lifelong-learning.md``.
 
-* train: task definition -> task relationship discovery -> update decision -> one model per
-  task group; groups with at most ``MIN_TRAIN_SAMPLE`` (10) samples are answered by a global
-  model trained on all samples; the task index (``index.pkl``) is written under ``OUTPUT_URL``
-  through a :class:`~sedna.algorithms.knowledge_management.KnowledgeBase`.
-* evaluate: per-task scores; a task is deployed when ``score <operator> model_threshold``
-  (params ``operator``, default ``>``; ``model_threshold``, default 0.1); the deploy index is
-  written to ``OUTPUT_URL/deploy/index.pkl``.
+Pipeline (each step a registered algorithm):
+
+* train: task definition (the attribute columns are dropped, as in Sedna) -> task relationship
+  discovery -> update decision -> one model per task group; groups with at most
+  ``MIN_TRAIN_SAMPLE`` (10) samples are answered by a global model trained on all samples; the
+  task index (``index.pkl``) is written under ``OUTPUT_URL`` through a
+  :class:`~sedna.algorithms.knowledge_management.KnowledgeBase`.
+* evaluate: per-task scores; a task is *dropped* from the deploy index when
+  ``score <operator> model_threshold`` holds (Sedna's env ``operator`` and ``model_threshold``);
+  without ``operator`` a task is dropped when its score is below ``model_threshold`` (0.1).
+  Also measured: the seen-task accuracy and the unseen-task F1 (see :meth:`evaluate`).
 * inference: unseen-sample recognition -> allocation of seen samples to task models ->
-  remodeling -> integration; unseen samples are answered by the global model.
+  remodeling -> integration; unseen samples are answered by ``unseen_estimator`` or the global
+  model; the 0.3-0.5 ``unseen_task_detect`` filter, when given, judges the seen tasks too.
 
 Knowledge base: ``KB_BACKEND=local`` (default) or ``market`` (the model market: task models
 stored with RKME specs, allocation by statistical distance, unseen tasks by a calibrated
@@ -21,7 +29,6 @@ allocation and unseen-sample recognition default to the market's components.
 from __future__ import annotations
 
 import copy
-import inspect
 import operator as op
 import os
 import pickle
@@ -45,34 +52,43 @@ from sedna.algorithms.knowledge_management import (
     MarketKnowledgeBase,
     fit_task_statistics,
 )
+from sedna.algorithms.seen_task_learning import attribute_columns
 from sedna.algorithms.seen_task_learning.artifact import (
     Model,
     Task,
     TaskGroup,
     as_samples,
+    drop_columns,
+    present_columns,
     sample_count,
     subset,
 )
+from sedna.algorithms.unseen_task_detection import TASK_FILTERS
 from sedna.common.class_factory import ClassFactory, ClassType
 from sedna.common.file_ops import FileOps
 from sedna.core.base import JobBase, K8sResourceKind, K8sResourceKindStatus, resolve_callback
+from sedna.core.lifelong_learning.methods import (
+    DEFAULT_METHODS,
+    STEPS,
+    MethodSpec,
+    build_step,
+    method_spec,
+    resolve_allocation,
+    resolve_estimators,
+)
+from sedna.core.lifelong_learning.quality import (
+    UnseenFlags,
+    as_result,
+    metric_functions,
+    quality_summary,
+    sample_keys,
+)
 
-__all__ = ["LifelongLearning"]
+__all__ = ["LifelongLearning", "UnseenFlags"]
 
 _OPERATORS = {">": op.gt, ">=": op.ge, "<": op.lt, "<=": op.le, "==": op.eq, "=": op.eq, "!=": op.ne}
-
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "task_definition": {"method": "TaskDefinitionByDataAttr"},
-    "task_relationship_discovery": {"method": "DefaultTaskRelationDiscover"},
-    "task_allocation": {"method": "TaskAllocationByDataAttr"},
-    "task_remodeling": {"method": "DefaultTaskRemodeling"},
-    "inference_integrate": {"method": "DefaultInferenceIntegrate"},
-    "task_update_decision": {"method": "UpdateStrategyDefault"},
-    "unseen_task_allocation": {"method": "UnseenTaskAllocationDefault"},
-    # Sedna's default recogniser calls every sample seen; ours measures it (documented rule)
-    "unseen_sample_recognition": {"method": "SampleRegonitionByDistance"},
-    "unseen_sample_re_recognition": {"method": "SampleReRegonitionDefault"},
-}
+# allocations that never read attribute columns although they do not say so themselves
+_FEATURE_ALLOCATIONS = {"TaskAllocationByMarket"}
 
 
 def _safe(name: str) -> str:
@@ -89,54 +105,143 @@ def _first_score(value: Any) -> float:
     return float(value)
 
 
+def _keep_previous_tasks(
+    groups: list[TaskGroup], extractor: Any, previous: dict[str, Any] | None
+) -> tuple[list[TaskGroup], Any]:
+    """The new round's task groups plus the previous index's tasks it had no samples of, with
+    the extractor re-numbered: lifelong learning must not forget a task because a round (say,
+    one of collected unseen samples) did not see it. Only extractors that map task entries to
+    indexes (attribute and origin definitions) can take old tasks; others start afresh."""
+    if not previous or not isinstance(extractor, dict):
+        return groups, extractor
+    new_entries = {g.entry for g in groups}
+    kept = [g for g in previous.get("task_groups", []) if g.entry not in new_entries and g.model is not None]
+    if not kept:
+        return groups, extractor
+    merged = [*groups, *kept]
+    renumbered = copy.copy(extractor)
+    renumbered.clear()
+    renumbered.update({g.entry: i for i, g in enumerate(merged)})
+    return merged, renumbered
+
+
 class LifelongLearning(JobBase):
-    """Sedna's ``LifelongLearning``; every pipeline argument is ``{"method", "param"}``."""
+    """Sedna's ``LifelongLearning`` with the constructor of every release (0.3 to HEAD).
+
+    :param seen_estimator: the estimator (class or instance) of the task models; Sedna 0.3-0.5
+        called it ``estimator=``, which is accepted too.
+    :param unseen_estimator: answers unseen samples: an estimator (``predict``), or a callable
+        called with no arguments whose return value is the answer (Sedna 0.6+); None: the
+        global model answers.
+    :param task_definition, task_relationship_discovery, task_allocation, task_remodeling,
+        inference_integrate, task_update_decision, unseen_task_allocation,
+        unseen_sample_recognition, unseen_sample_re_recognition: the pipeline steps, each a name,
+        a ``{"method", "param"}`` dict (``param`` a dict or a JSON string) or a class.
+    :param task_mining: Sedna 0.3-0.5's name of ``task_allocation`` (mapped, paired with the
+        definition when it names no method).
+    :param unseen_task_detect: Sedna 0.3-0.5's task filter (``TaskAttrFilter``,
+        ``ModelProbeFilter`` ..., a class or a callable) run after prediction as
+        ``utd(tasks=, result=, **param)``.
+    :param task_definition_param, relationship_discovery_param, task_mining_param,
+        task_remodeling_param, inference_integrate_param, unseen_task_detect_param: Sedna 0.3's
+        JSON-string params of the steps given by name.
+    :param knowledge_base: a :class:`KnowledgeBase` to use instead of ``KB_BACKEND``'s.
+    """
 
     job_kind_default = K8sResourceKind.LIFELONG_JOB
 
     def __init__(
         self,
-        estimator: Any,
-        task_definition: dict[str, Any] | None = None,
-        task_relationship_discovery: dict[str, Any] | None = None,
-        task_allocation: dict[str, Any] | None = None,
-        task_remodeling: dict[str, Any] | None = None,
-        inference_integrate: dict[str, Any] | None = None,
-        task_update_decision: dict[str, Any] | None = None,
-        unseen_task_allocation: dict[str, Any] | None = None,
-        unseen_sample_recognition: dict[str, Any] | None = None,
-        unseen_sample_re_recognition: dict[str, Any] | None = None,
+        seen_estimator: Any = None,
+        unseen_estimator: Any = None,
+        task_definition: Any = None,
+        task_relationship_discovery: Any = None,
+        task_allocation: Any = None,
+        task_remodeling: Any = None,
+        inference_integrate: Any = None,
+        task_update_decision: Any = None,
+        unseen_task_allocation: Any = None,
+        unseen_sample_recognition: Any = None,
+        unseen_sample_re_recognition: Any = None,
+        *,
+        estimator: Any = None,
+        task_mining: Any = None,
+        unseen_task_detect: Any = None,
+        task_definition_param: Any = None,
+        relationship_discovery_param: Any = None,
+        task_mining_param: Any = None,
+        task_remodeling_param: Any = None,
+        inference_integrate_param: Any = None,
+        unseen_task_detect_param: Any = None,
         knowledge_base: KnowledgeBase | None = None,
     ) -> None:
-        super().__init__(estimator=estimator)
+        seen, self.unseen_estimator, task_definition = resolve_estimators(
+            seen_estimator, estimator, unseen_estimator, task_definition
+        )
+        super().__init__(estimator=seen)
         self.job_kind = K8sResourceKind.LIFELONG_JOB
         given = {
-            "task_definition": task_definition,
-            "task_relationship_discovery": task_relationship_discovery,
-            "task_allocation": task_allocation,
-            "task_remodeling": task_remodeling,
-            "inference_integrate": inference_integrate,
-            "task_update_decision": task_update_decision,
-            "unseen_task_allocation": unseen_task_allocation,
-            "unseen_sample_recognition": unseen_sample_recognition,
-            "unseen_sample_re_recognition": unseen_sample_re_recognition,
+            "task_definition": method_spec(task_definition, task_definition_param, "task_definition"),
+            "task_relationship_discovery": method_spec(
+                task_relationship_discovery, relationship_discovery_param, "relationship_discovery"
+            ),
+            "task_allocation": method_spec(task_allocation, None, "task_allocation"),
+            "task_remodeling": method_spec(task_remodeling, task_remodeling_param, "task_remodeling"),
+            "inference_integrate": method_spec(
+                inference_integrate, inference_integrate_param, "inference_integrate"
+            ),
+            "task_update_decision": method_spec(task_update_decision, None, "task_update_decision"),
+            "unseen_task_allocation": method_spec(unseen_task_allocation, None, "unseen_task_allocation"),
+            "unseen_sample_recognition": method_spec(
+                unseen_sample_recognition, None, "unseen_sample_recognition"
+            ),
+            "unseen_sample_re_recognition": method_spec(
+                unseen_sample_re_recognition, None, "unseen_sample_re_recognition"
+            ),
         }
-        self.methods = {k: dict(v or DEFAULTS[k]) for k, v in given.items()}
-        utd_env = self.parameters.get_algorithm_from_api("UTD")
-        if utd_env and unseen_sample_recognition is None:
-            self.methods["unseen_sample_recognition"] = utd_env
+        mining = method_spec(task_mining, task_mining_param, "task_mining")
+        self.task_filter = method_spec(unseen_task_detect, unseen_task_detect_param, "unseen_task_detect")
         self.output_url = str(self.get_parameters("OUTPUT_URL", "/tmp"))
         self.min_train_sample = int(self.get_parameters("MIN_TRAIN_SAMPLE", "10"))
         self.kb_server = self.get_parameters("KB_SERVER")
         self.template = copy.deepcopy(self.estimator)
         self.kb: KnowledgeBase = knowledge_base or self._select_kb()
-        # a backend may bring its own allocation / recognition; explicit choices (arguments,
-        # UTD_NAME) win over them
-        for step, method in getattr(self.kb, "pipeline_defaults", {}).items():
-            if given.get(step) is None and not (step == "unseen_sample_recognition" and utd_env):
-                self.methods[step] = dict(method)
+        explicit = {step for step, spec in given.items() if spec is not None}
+        if mining is not None:
+            explicit.add("task_allocation")
+        self.methods = self._method_table(given, mining, explicit)
         self.index: dict[str, Any] | None = None
+        #: the seen-task accuracy and unseen-task detection of the last :meth:`evaluate`
+        self.quality: dict[str, Any] = {}
         self._model_cache: dict[str, Any] = {}
+
+    def _method_table(
+        self, given: dict[str, MethodSpec | None], mining: MethodSpec | None, explicit: set[str]
+    ) -> dict[str, MethodSpec]:
+        """Defaults, then a backend's own components and ``UTD_NAME``, then the caller's."""
+        methods: dict[str, MethodSpec] = {}
+        for step in STEPS:
+            spec = given.get(step)
+            if spec is not None and spec.method is not None:
+                methods[step] = spec
+            elif step in DEFAULT_METHODS:
+                methods[step] = MethodSpec(DEFAULT_METHODS[step], spec.param if spec else {})
+        methods["task_allocation"] = resolve_allocation(
+            given["task_allocation"], mining, methods["task_definition"]
+        )
+        utd_env = self.parameters.get_algorithm_from_api("UTD")
+        if utd_env and utd_env.get("method") in TASK_FILTERS:
+            utd_env = {}  # Sedna 0.3-0.5's UTD_NAME named the task filter, not a recogniser
+        if utd_env and "unseen_sample_recognition" not in explicit:
+            methods["unseen_sample_recognition"] = (
+                method_spec(utd_env) or methods["unseen_sample_recognition"]
+            )
+            explicit = explicit | {"unseen_sample_recognition"}
+        # a backend may bring its own allocation / recognition; explicit choices win over them
+        for step, method in getattr(self.kb, "pipeline_defaults", {}).items():
+            if step not in explicit:
+                methods[step] = method_spec(method) or methods[step]
+        return methods
 
     # -- helpers -----------------------------------------------------------------------------
     def _select_kb(self) -> KnowledgeBase:
@@ -150,18 +255,7 @@ class LifelongLearning(JobBase):
         return MarketKnowledgeBase.from_parameters(self.output_url, self.get_parameters, self._load_model)
 
     def _build(self, type_name: str, step: str, **extra: Any) -> Any:
-        method = self.methods[step]
-        cls = ClassFactory.get_cls(type_name, method.get("method"))
-        params = dict(method.get("param") or {})
-        try:
-            accepted = inspect.signature(cls.__init__).parameters
-            takes_kwargs = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
-        except (TypeError, ValueError):
-            accepted, takes_kwargs = {}, True
-        for key, value in extra.items():
-            if takes_kwargs or key in accepted:
-                params.setdefault(key, value)
-        return cls(**params)
+        return build_step(type_name, self.methods[step], **extra)
 
     def _new_estimator(self) -> Any:
         return copy.deepcopy(self.template)
@@ -184,8 +278,9 @@ class LifelongLearning(JobBase):
         saved = est.save(str(path))
         return saved if isinstance(saved, str) and os.path.exists(saved) else str(path)
 
-    def _previous_index(self) -> dict[str, Any] | None:
-        if str(self.get_parameters("HAS_COMPLETED_INITIAL_TRAINING", "false")).lower() != "true":
+    def _previous_index(self, force: bool = False) -> dict[str, Any] | None:
+        initial_done = str(self.get_parameters("HAS_COMPLETED_INITIAL_TRAINING", "false")).lower() == "true"
+        if not (initial_done or force):
             return None
         url = self.get_parameters("CLOUD_KB_INDEX") or str(Path(self.output_url) / INDEX_FILE)
         try:
@@ -194,43 +289,55 @@ class LifelongLearning(JobBase):
             return None
 
     # -- train -------------------------------------------------------------------------------
-    def train(self, train_data: Any, valid_data: Any = None, post_process: Any = None, **kwargs: Any) -> Any:
+    def train(
+        self,
+        train_data: Any,
+        valid_data: Any = None,
+        post_process: Any = None,
+        action: str = "initial",
+        **kwargs: Any,
+    ) -> Any:
         """Define tasks, train one model per task group (plus the global model), write the
-        index and report; returns the global estimator (or ``post_process(estimator)``)."""
+        index and report; returns the global estimator (or ``post_process(estimator)``).
+
+        ``action="update"`` (Sedna 0.3-0.5) is :meth:`update`."""
+        return self._train(train_data, valid_data, post_process, force_previous=action == "update", **kwargs)
+
+    def update(self, train_data: Any, valid_data: Any = None, post_process: Any = None, **kwargs: Any) -> Any:
+        """Train on new samples, keeping (or fine-tuning, with ``UpdateStrategyByFinetune``) the
+        task models of the previous index (``CLOUD_KB_INDEX``, else ``OUTPUT_URL/index.pkl``)."""
+        return self._train(train_data, valid_data, post_process, force_previous=True, **kwargs)
+
+    def _train(
+        self, train_data: Any, valid_data: Any, post_process: Any, force_previous: bool, **kwargs: Any
+    ) -> Any:
         callback = resolve_callback(post_process)
-        train_data = as_samples(train_data)
-        tasks, extractor, train_data = self._build(ClassType.STP, "task_definition")(train_data)
+        tasks, extractor, train_data = self._build(ClassType.STP, "task_definition")(as_samples(train_data))
+        columns = attribute_columns(extractor)
+        if valid_data is not None:
+            valid_data = drop_columns(as_samples(valid_data), columns)
         groups: list[TaskGroup] = self._build(ClassType.STP, "task_relationship_discovery")(tasks)
-        previous = self._previous_index()
-        prev_models = {g.entry: g.model for g in (previous or {}).get("task_groups", []) if g.model is not None}
+        previous = self._previous_index(force_previous)
+        prev_models = {
+            g.entry: g.model for g in (previous or {}).get("task_groups", []) if g.model is not None
+        }
         update = self._build(ClassType.KM, "task_update_decision", task_index=previous)
         to_train, finetune = update(groups)
-        to_train_entries = {g.entry for g in to_train}
-
         global_est = self._new_estimator()
         global_res = global_est.train(train_data=train_data, valid_data=valid_data, **kwargs)
-        global_model = Model(index=-1, entry="global", model=self._save_model(global_est, "global"), result=global_res)
-        merged: list[str] = []
-        for i, group in enumerate(groups):
-            n = sample_count(group.samples)
-            group.sample_num = n
-            if n <= self.min_train_sample:
-                merged.append(group.entry)
-                group.model = Model(i, group.entry, global_model.model, global_res, getattr(group.tasks[0], "meta_attr", None))
-                continue
-            if group.entry not in to_train_entries and group.entry in prev_models:
-                group.model = prev_models[group.entry]
-                continue
-            est = self._new_estimator()
-            if finetune and group.entry in prev_models:
-                est.load(prev_models[group.entry].model)
-            res = est.train(train_data=group.samples, valid_data=valid_data, **kwargs)
-            url = self._save_model(est, group.entry)
-            meta = group.tasks[0].meta_attr if group.tasks else None
-            group.model = Model(index=i, entry=group.entry, model=url, result=res, meta_attr=meta)
-            if hasattr(self.kb, "add_task_model"):
-                self.kb.add_task_model(group, url)
+        global_model = Model(
+            index=-1, entry="global", model=self._save_model(global_est, "global"), result=global_res
+        )
+        context = {
+            "to_train": {g.entry for g in to_train},
+            "prev": prev_models,
+            "finetune": finetune,
+            "valid": valid_data,
+            "global": (global_model, global_res),
+        }
+        merged = [g.entry for i, g in enumerate(groups) if self._train_group(i, g, context, **kwargs)]
         scale = fit_task_statistics(groups)
+        groups, extractor = _keep_previous_tasks(groups, extractor, previous)
         for group in groups:  # the index keeps statistics, not the training data
             group.samples = None
             for task in group.tasks:
@@ -241,20 +348,45 @@ class LifelongLearning(JobBase):
             "global_model": global_model,
             "feature_scale": scale,
             "merged_into_global": merged,
-            "methods": self.methods,
+            "methods": {step: spec.record() for step, spec in self.methods.items()},
             "created_at": time.time(),
         }
         index_url = self.kb.save_index(self.index)
         self._upload_index(index_url)
         self._model_cache.clear()
         self.estimator = global_est
-        results = [{
-            "format": "pkl",
-            "url": self._host_url(index_url),
-            "metrics": {g.entry: g.sample_num for g in groups},
-        }]
+        results = [
+            {
+                "format": "pkl",
+                "url": self._host_url(index_url),
+                "metrics": {g.entry: g.sample_num for g in groups},
+            }
+        ]
         self.report_task_info(None, K8sResourceKindStatus.COMPLETED, results, kind="train")
         return callback(self.estimator) if callback else self.estimator
+
+    def _train_group(self, i: int, group: TaskGroup, context: dict[str, Any], **kwargs: Any) -> bool:
+        """Give ``group`` its model; True when it is too small and answered by the global model."""
+        n = sample_count(group.samples)
+        group.sample_num = n
+        meta = group.tasks[0].meta_attr if group.tasks else None
+        global_model, global_res = context["global"]
+        if n <= self.min_train_sample:
+            group.model = Model(i, group.entry, global_model.model, global_res, meta)
+            return True
+        prev = context["prev"]
+        if group.entry not in context["to_train"] and group.entry in prev:
+            group.model = prev[group.entry]
+            return False
+        est = self._new_estimator()
+        if context["finetune"] and group.entry in prev:
+            est.load(prev[group.entry].model)
+        res = est.train(train_data=group.samples, valid_data=context["valid"], **kwargs)
+        url = self._save_model(est, group.entry)
+        group.model = Model(index=i, entry=group.entry, model=url, result=res, meta_attr=meta)
+        if hasattr(self.kb, "add_task_model"):
+            self.kb.add_task_model(group, url)
+        return False
 
     def _upload_index(self, index_url: str) -> None:
         if not self.kb_server:
@@ -273,12 +405,12 @@ class LifelongLearning(JobBase):
             self._model_cache.clear()
         if self.index is None:
             urls = self.get_parameters("MODEL_URLS")
-            first = str(urls).split(";")[0] if urls else None
+            first = next((u for u in str(urls).split(";") if u.strip()), None) if urls else None
             self.index = self.kb.load_index(first)
         return self.index
 
     def _group_models(self, index: dict[str, Any], deployed_only: bool) -> list[Any]:
-        out = []
+        out: list[Any] = []
         for g in index["task_groups"]:
             if g.model is None or (deployed_only and not g.deploy):
                 out.append(None)
@@ -286,125 +418,248 @@ class LifelongLearning(JobBase):
                 out.append(self._load_model(g.model.model))
         return out
 
-    def _allocate(self, index: dict[str, Any], samples: Any) -> list[int]:
+    def _allocate(self, index: dict[str, Any], samples: Any) -> tuple[Any, list[int]]:
+        """(samples without the attribute columns, task group per sample; -1: none)."""
+        columns = attribute_columns(index["extractor"])
         alloc = self._build(
-            ClassType.STP, "task_allocation", task_extractor=index["extractor"], task_groups=index["task_groups"]
+            ClassType.STP,
+            "task_allocation",
+            task_extractor=index["extractor"],
+            task_groups=index["task_groups"],
         )
-        _, mapping = alloc(samples)
-        return list(mapping)
+        name = self.methods["task_allocation"].name
+        wants = getattr(alloc, "needs_attributes", name not in _FEATURE_ALLOCATIONS)
+        allocated, mapping = alloc(samples if wants else drop_columns(samples, columns))
+        return drop_columns(allocated, columns), [int(m) for m in mapping]
 
-    def _predict_seen(self, index: dict[str, Any], samples: Any, deployed_only: bool, **kwargs: Any) -> tuple[Any, list[Task]]:
+    def _task_meta(self, index: dict[str, Any], m: int, part_full: Any) -> Any:
+        """The meta attribute of the samples served as task ``m``: the group's for a known task,
+        else the samples' own attribute values (so a task filter sees them differ)."""
+        if 0 <= m < len(index["task_groups"]):
+            group = index["task_groups"][m]
+            return group.tasks[0].meta_attr if group.tasks else None
+        columns = present_columns(part_full, attribute_columns(index["extractor"]))
+        if not columns:
+            return None
+        return dict(zip(columns, part_full.x[columns].iloc[0].tolist(), strict=True))
+
+    def _predict_seen(
+        self, index: dict[str, Any], samples: Any, deployed_only: bool, **kwargs: Any
+    ) -> tuple[Any, list[Task], list[np.ndarray]]:
+        """(results in order, one Task per served task, the positions each Task holds)."""
         models = self._group_models(index, deployed_only)
         global_est = self._load_model(index["global_model"].model)
-        mapping = self._allocate(index, samples)
+        plain, mapping = self._allocate(index, samples)
         remodel = self._build(ClassType.STP, "task_remodeling", models=models, fallback=global_est)
-        data, ests, indices = remodel(samples, mapping)
+        data, ests, indices = remodel(plain, mapping)
         tasks: list[Task] = []
         for part, est, idx in zip(data, ests, indices, strict=True):
-            entry = "global"
             m = mapping[int(idx[0])]
-            if 0 <= m < len(models) and models[m] is not None:
-                entry = index["task_groups"][m].entry
+            known = 0 <= m < len(models) and models[m] is not None
+            group_model = index["task_groups"][m].model if known else index["global_model"]
+            served = Model(
+                group_model.index, group_model.entry, est, group_model.result, group_model.meta_attr
+            )
+            meta = self._task_meta(index, m if known else -1, subset(samples, idx))
+            entry = index["task_groups"][m].entry if known else "global"
             pred = est.predict(part.x, **kwargs)
-            tasks.append(Task(entry=entry, samples=part, result=pred, model=entry))
+            tasks.append(Task(entry=entry, samples=part, result=pred, model=served, meta_attr=meta))
         integrate = self._build(ClassType.STP, "inference_integrate", models=models)
-        return integrate(tasks, indices, sample_count(samples)), tasks
+        return (
+            integrate(tasks, indices, sample_count(samples)),
+            tasks,
+            [np.asarray(i, dtype=int) for i in indices],
+        )
+
+    def _recognise(self, index: dict[str, Any], samples: Any) -> np.ndarray:
+        """Mask of the samples the unseen-sample recogniser calls unseen."""
+        plain = drop_columns(samples, attribute_columns(index["extractor"]))
+        recogniser = self._build(ClassType.UTD, "unseen_sample_recognition", task_index=index)
+        _, unseen = recogniser(plain)
+        mask = np.zeros(sample_count(samples), dtype=bool)
+        if hasattr(recogniser, "unseen_index"):
+            mask[np.asarray(recogniser.unseen_index, dtype=int)] = True
+        elif sample_count(unseen):  # a recogniser of the user's own: the unseen ones come last
+            mask[-sample_count(unseen) :] = True
+        return mask
 
     # -- evaluate ----------------------------------------------------------------------------
     def evaluate(
         self,
         data: Any,
-        metrics: Any = None,
-        split_ratio: float | None = None,
         post_process: Any = None,
+        metrics: Any = None,
         metrics_param: dict[str, Any] | None = None,
+        split_ratio: float | None = None,
         **kwargs: Any,
     ) -> tuple[dict[str, float], list[dict[str, Any]]]:
-        """Score every task model on its allocated samples; mark tasks to deploy; report.
+        """Score every task model on its allocated samples, decide which tasks deploy, report.
 
-        ``metrics``: a callable ``(y_true, y_pred) -> float``, the name of a
-        ``sklearn.metrics`` function, or None (the estimator's own ``evaluate``).
-        ``split_ratio`` is accepted for Sedna compatibility and not used.
+        ``metrics``: a callable ``(y_true, y_pred) -> float``, the name of a ``sklearn.metrics``
+        function, a list of those or a ``{name: callable}`` dict (the first decides); None: the
+        estimator's own ``evaluate``. ``metrics_param`` goes to every metric function.
+        ``model_threshold=`` (Sedna 0.3's keyword) overrides the env value; ``split_ratio`` is
+        accepted for Sedna compatibility and not used.
+
+        Quality, reported beside the task scores (result key ``quality``): the seen-task
+        accuracy (exact-match accuracy of every sample of a known task, answered by its task
+        model) and the unseen-task detection (samples of no known task, e.g. an attribute value
+        no task was trained on, against the recogniser's verdicts): precision, recall and F1.
+
         Returns ``(scores by task entry, task details)``.
         """
         callback = resolve_callback(post_process)
         index = self._ensure_index()
         samples = as_samples(data)
-        mapping = np.asarray(self._allocate(index, samples), dtype=int)
+        plain, mapping_list = self._allocate(index, samples)
+        mapping = np.asarray(mapping_list, dtype=int)
         models = self._group_models(index, deployed_only=False)
         global_est = self._load_model(index["global_model"].model)
-        name = str(self.get_parameters("operator", ">"))
-        compare = _OPERATORS.get(name, op.gt)
-        threshold = float(self.get_parameters("model_threshold", "0.1"))
+        scorers = metric_functions(metrics, metrics_param or {})
+        drop = self._drop_rule(kwargs.pop("model_threshold", None))
         scores: dict[str, float] = {}
         details: list[dict[str, Any]] = []
+        predictions: dict[int, Any] = {}
         for i, group in enumerate(index["task_groups"]):
             idx = np.flatnonzero(mapping == i)
             if len(idx) == 0:
                 group.deploy = False
                 details.append({"entry": group.entry, "samples": 0, "metrics": None, "deploy": False})
                 continue
-            part = subset(samples, idx)
+            part = subset(plain, idx)
             est = models[i] if models[i] is not None else global_est
-            score = self._score(est, part, metrics, metrics_param or {}, **kwargs)
-            scores[group.entry] = score
-            group.deploy = bool(compare(score, threshold))
-            details.append({"entry": group.entry, "samples": int(len(idx)), "metrics": score, "deploy": group.deploy})
+            pred = est.predict(part.x)
+            predictions.update(zip(idx.tolist(), list(pred), strict=True))
+            task_scores = self._score(est, part, pred, scorers, **kwargs)
+            scores[group.entry] = next(iter(task_scores.values()))
+            group.deploy = not drop(scores[group.entry])
+            details.append(
+                {
+                    "entry": group.entry,
+                    "samples": int(len(idx)),
+                    "metrics": scores[group.entry],
+                    "all_metrics": task_scores,
+                    "deploy": group.deploy,
+                }
+            )
+        quality = quality_summary(
+            getattr(samples, "y", None), predictions, mapping, self._recognise(index, samples)
+        )
         deploy_url = self.kb.save_index(index, name=f"deploy/{INDEX_FILE}")
-        results = [{"format": "pkl", "url": self._host_url(deploy_url), "metrics": scores}]
+        results = [
+            {"format": "pkl", "url": self._host_url(deploy_url), "metrics": scores, "quality": quality}
+        ]
         self.report_task_info(None, K8sResourceKindStatus.COMPLETED, results, kind="eval")
+        self.quality = quality
         if callback:
             return callback(scores), details
         return scores, details
 
-    @staticmethod
-    def _score(est: Any, part: Any, metrics: Any, metrics_param: dict[str, Any], **kwargs: Any) -> float:
-        if metrics is None:
-            return _first_score(est.evaluate(part, **kwargs))
-        fn = metrics
-        if isinstance(metrics, str):
-            import sklearn.metrics
+    def _drop_rule(self, threshold: Any = None) -> Any:
+        """``score -> drop?``: Sedna's ``operator`` env (unknown values mean ``<``) against
+        ``model_threshold``; without ``operator``, drop what scores below the threshold."""
+        limit = float(threshold if threshold is not None else self.get_parameters("model_threshold", "0.1"))
+        name = self.get_parameters("operator")
+        compare = _OPERATORS.get(str(name).strip(), op.lt) if name else op.lt
+        return lambda score: bool(compare(score, limit))
 
-            fn = getattr(sklearn.metrics, metrics)
-        return float(fn(part.y, est.predict(part.x), **metrics_param))
+    @staticmethod
+    def _score(est: Any, part: Any, pred: Any, scorers: dict[str, Any], **kwargs: Any) -> dict[str, float]:
+        if not scorers:
+            own = est.evaluate(part, **kwargs)
+            if own is not None:
+                return {"score": _first_score(own)}
+            # Sedna's default metric, precision_score(average="micro"): accuracy for single labels
+            return {"precision_score": float(np.mean(np.asarray(pred) == np.asarray(part.y)))}
+        return {name: float(fn(part.y, pred)) for name, fn in scorers.items()}
 
     # -- inference ---------------------------------------------------------------------------
-    def inference(self, data: Any = None, post_process: Any = None, **kwargs: Any) -> tuple[Any, bool, list[Task]]:
-        """Returns ``(result, is_unseen_task, tasks)``: results in input order, whether any
-        sample was recognised as unseen, and the per-task pieces (an ``unseen`` task included)."""
+    def inference(
+        self, data: Any = None, post_process: Any = None, unseen_sample_postprocess: Any = None, **kwargs: Any
+    ) -> tuple[Any, Any, list[Task]]:
+        """Returns ``(result, is_unseen_task, tasks)``.
+
+        ``result``: the answers in input order. ``is_unseen_task``: for one sample a bool; for a
+        batch Sedna 0.6's per-sample ``{key: bool}`` (:class:`UnseenFlags`, keyed by each
+        sample's name or position) whose truth value is "any sample unseen", which is what
+        0.3-0.5 scripts test. ``tasks``: the per-task pieces, an ``unseen`` task included.
+        ``unseen_sample_postprocess(sample, directory)`` (0.6+) saves each unseen sample.
+        """
         callback = resolve_callback(post_process)
         index = self._ensure_index()
         samples = as_samples(data)
         total = sample_count(samples)
-        recogniser = self._build(ClassType.UTD, "unseen_sample_recognition", task_index=index)
-        seen, unseen = recogniser(samples)
-        seen_idx = np.asarray(getattr(recogniser, "seen_index", np.arange(sample_count(seen))), dtype=int)
-        unseen_idx = np.asarray(getattr(recogniser, "unseen_index", np.zeros(0)), dtype=int)
+        unseen_mask = self._recognise(index, samples)
+        seen_idx, unseen_idx = np.flatnonzero(~unseen_mask), np.flatnonzero(unseen_mask)
         out: list[Any] = [None] * total
         tasks: list[Task] = []
         if len(seen_idx):
-            seen_res, tasks = self._predict_seen(index, seen, deployed_only=True, **kwargs)
+            seen_res, tasks, positions = self._predict_seen(index, subset(samples, seen_idx), True, **kwargs)
             for pos, value in zip(seen_idx, list(seen_res), strict=True):
                 out[int(pos)] = value
+            self._apply_task_filter(tasks, seen_res, [seen_idx[p] for p in positions], unseen_mask)
         if len(unseen_idx):
-            allocator = self._build(ClassType.UTP, "unseen_task_allocation", task_extractor=index["extractor"])
-            allocator(unseen)
-            global_est = self._load_model(index["global_model"].model)
-            pred = global_est.predict(unseen.x, **kwargs)
-            for pos, value in zip(unseen_idx, list(pred), strict=True):
+            unseen = subset(drop_columns(samples, attribute_columns(index["extractor"])), unseen_idx)
+            pred = self._predict_unseen(index, unseen, **kwargs)
+            for pos, value in zip(unseen_idx, pred, strict=True):
                 out[int(pos)] = value
-            tasks.append(Task(entry="unseen", samples=unseen, result=pred, model="global"))
-            self._save_unseen(unseen)
-        try:
-            result: Any = np.asarray(out)
-        except ValueError:
-            result = out
+            model = "global" if self.unseen_estimator is None else self.unseen_estimator
+            tasks.append(Task(entry="unseen", samples=unseen, result=pred, model=model))
+            self._save_unseen(unseen, unseen_sample_postprocess)
+        result = as_result(out)
         if callback:
             result = callback(result)
-        return result, bool(len(unseen_idx)), tasks
+        if total == 1:
+            return result, bool(unseen_mask[0]), tasks
+        return result, UnseenFlags.of(sample_keys(samples), unseen_mask), tasks
 
-    def _save_unseen(self, unseen: Any) -> None:
+    def _apply_task_filter(
+        self, tasks: list[Task], result: Any, positions: list[np.ndarray], mask: np.ndarray
+    ) -> None:
+        """Run the 0.3-0.5 ``unseen_task_detect`` filter, if one was given, and mark the samples
+        of the tasks it calls unseen (all seen samples when it answers for the batch only)."""
+        if self.task_filter is None or not tasks:
+            return
+        spec = self.task_filter
+        method = spec.method
+        if isinstance(method, str):
+            method = ClassFactory.get_cls(ClassType.UTD, method)
+        detector = method() if isinstance(method, type) else method
+        verdict = detector(tasks=tasks, result=result, **spec.param)
+        flags = getattr(detector, "task_flags", None)
+        if isinstance(verdict, list | tuple | np.ndarray) and len(verdict) == len(tasks):
+            flags = [bool(v) for v in verdict]
+        if flags is None or len(flags) != len(tasks):
+            flags = [bool(verdict)] * len(tasks)
+        for flag, pos in zip(flags, positions, strict=True):
+            if flag:
+                mask[pos] = True
+
+    def _predict_unseen(self, index: dict[str, Any], unseen: Any, **kwargs: Any) -> list[Any]:
+        allocator = self._build(ClassType.UTP, "unseen_task_allocation", task_extractor=index["extractor"])
+        allocator(unseen)
+        n = sample_count(unseen)
+        answer = self.unseen_estimator
+        if answer is None:
+            answer = self._load_model(index["global_model"].model)
+        elif not callable(getattr(answer, "predict", None)):
+            answer = answer()  # Sedna 0.6+: a callable unseen_estimator is called with no args
+        if callable(getattr(answer, "predict", None)):
+            return list(answer.predict(unseen.x, **kwargs))
+        if isinstance(answer, list | tuple | np.ndarray) and len(answer) == n:
+            return list(answer)
+        return [answer] * n
+
+    def _save_unseen(self, unseen: Any, postprocess: Any = None) -> None:
         target = self.get_parameters("unseen_save_url")
+        if postprocess is not None:
+            directory = str(target or Path(self.output_url) / "unseen_samples")
+            os.makedirs(directory, exist_ok=True)
+            x = unseen.x
+            rows = (x.iloc[i] for i in range(len(x))) if hasattr(x, "iloc") else iter(x)
+            for sample in rows:
+                postprocess(sample, directory)
+            return
         if not target:
             return
         path = Path(target) / f"unseen-{time.time_ns()}.pkl"
