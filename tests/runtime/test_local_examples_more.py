@@ -71,6 +71,9 @@ def test_joint_inference_example(tmp_path: Path) -> None:
     )
     result = json.loads(summary.removeprefix("SUMMARY "))
     assert result["joint_accuracy"] > result["edge_accuracy"]  # the big model helped
+    # ... nearly as much as sending everything would have, for a fraction of the traffic
+    assert result["joint_accuracy"] >= result["cloud_accuracy"] - 0.03
+    assert result["cloud_ratio"] == metrics["uploadCloudRatio"]
 
 
 def test_incremental_learning_example(tmp_path: Path) -> None:

@@ -157,3 +157,24 @@ def test_import_without_torch() -> None:
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "ok"
+
+
+def test_fine_tuning_a_warm_start_model_really_trains() -> None:
+    # MLPClassifier(warm_start=True) keeps the first fit's best_loss_, so without the backend's
+    # fine-tune hook a second fit on new data stops after n_iter_no_change epochs (87% here).
+    import warnings
+
+    from sklearn.datasets import load_digits
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    x, y = load_digits(return_X_y=True)
+    x = x / 16.0
+    backend = SklearnBackend(MLPClassifier(hidden_layer_sizes=(32,), warm_start=True, max_iter=200, random_state=0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        backend.train(train_data=(x[:60], y[:60]))
+        backend.train(train_data=(x[60:1200], y[60:1200]))
+    model = backend.estimator.model
+    assert model.n_iter_ > 50  # it kept training on the new data
+    assert model.score(x[1200:], y[1200:]) > 0.9

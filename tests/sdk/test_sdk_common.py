@@ -146,3 +146,40 @@ def test_builtins_found_without_importing_their_package() -> None:
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr
+
+
+def test_an_empty_parameter_is_unset_as_in_sedna(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a manifest's `value: ""` must give the script's default, not "" (int("") fails)
+    monkeypatch.setenv("epochs", "")
+    monkeypatch.setenv("EPOCHS", "")
+    assert Context.get_parameters("epochs", 5) == 5
+    monkeypatch.setenv("EPOCHS", "7")  # the upper-case fallback still applies
+    assert Context.get_parameters("epochs", 5) == "7"
+    monkeypatch.setenv("PARAMETERS", '{"lr": ""}')
+    assert Context.get_parameters("lr", "0.1") == "0.1"
+
+
+def test_keyword_parameters_override_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEM_NAME", "IBT")
+    monkeypatch.setenv("HEM_PARAMETERS", '[{"key": "threshold_img", "value": "0.5"}, {"key": "threshold_box", "value": "0.3"}]')
+    got = Context.get_algorithm_from_api("HEM", threshold_img=0.9)
+    assert got == {"method": "IBT", "param": {"threshold_img": 0.9, "threshold_box": "0.3"}}
+    # Sedna 0.3 also wrote the list as pairs
+    monkeypatch.setenv("HEM_PARAMETERS", '[["threshold_img", "0.7"]]')
+    assert Context.get_algorithm_from_api("HEM")["param"] == {"threshold_img": "0.7"}
+    monkeypatch.setenv("HEM_PARAMETERS", '{"threshold_img": 0.8')
+    with pytest.raises(ValueError, match="HEM_PARAMETERS is not valid JSON"):
+        Context.get_algorithm_from_api("HEM")
+
+
+def test_parse_param_accepts_every_released_spelling() -> None:
+    from sedna.common.utils import parse_param
+
+    assert parse_param(None) == {} and parse_param("") == {}
+    assert parse_param({"a": 1}) == {"a": 1}
+    assert parse_param('{"attribute": ["season"]}') == {"attribute": ["season"]}
+    assert parse_param([{"key": "k", "value": "v"}, ("n", 2)]) == {"k": "v", "n": 2}
+    with pytest.raises(ValueError, match="task_definition_param"):
+        parse_param("[1, 2]", "task_definition_param")
+    with pytest.raises(ValueError, match="must be a mapping"):
+        parse_param(3.5)

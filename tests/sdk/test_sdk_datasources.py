@@ -118,3 +118,34 @@ def test_base_datasource() -> None:
     assert ds.num_examples() == 0 and not ds.is_test_data
     with pytest.raises(NotImplementedError):
         ds.parse()
+
+
+def test_func_may_name_a_registered_callback(tmp_path: Path) -> None:
+    from sedna.common.class_factory import ClassFactory, ClassType, UnknownAlgorithmError
+
+    @ClassFactory.register(ClassType.CALLBACK, alias="sdk-test-label-doubler")
+    class Doubler:  # Sedna instantiates the registered class and calls the instance per line
+        def __call__(self, line: str) -> list[str]:
+            x, y = line.split()
+            return [x, str(int(y) * 2)]
+
+    index = tmp_path / "train.txt"
+    index.write_text("a.png 1\nb.png 4\n")
+    data = TxtDataParse(data_type="train", func="sdk-test-label-doubler")
+    data.parse(str(index))
+    assert data.y.tolist() == ["2", "8"]
+    with pytest.raises(UnknownAlgorithmError, match="sdk-test-no-such"):
+        TxtDataParse(data_type="train", func="sdk-test-no-such")
+    with pytest.raises(TypeError, match="callable"):
+        BaseDataSource(func=42)  # type: ignore[arg-type]
+
+
+def test_txt_keeps_tokens_that_are_not_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an IL round file of indexes and labels ("792 6"): Sedna leaves x as it is; only path-like
+    # tokens are joined to the dataset directory
+    monkeypatch.setenv("ORIGINAL_DATASET_URL", "/data/ds/index.txt")
+    index = tmp_path / "data.txt"
+    index.write_text("792 6\nimg/1.png 3\n")
+    ds = TxtDataParse(data_type="train")
+    ds.parse(str(index))
+    assert ds.x.tolist() == ["792", "/data/ds/img/1.png"] and ds.y.tolist() == ["6", "3"]

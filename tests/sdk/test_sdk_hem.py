@@ -139,3 +139,17 @@ def test_entropy_formula_matches_math() -> None:
     p = [0.6, 0.3, 0.1]
     by_hand = 1 + sum(x * math.log(x) for x in p) / math.log(3)
     assert CrossEntropyFilter().confidence(p) == pytest.approx(by_hand, rel=1e-15)
+
+
+def test_threshold_and_ibt_take_class_probabilities() -> None:
+    # a classifier's output needs no fake detection box: its top probability is the score
+    threshold = ClassFactory.get_cls(ClassType.HEM, "Threshold")(threshold="0.6")
+    ibt = ClassFactory.get_cls(ClassType.HEM, "IBT")(threshold_img=0.5, threshold_box=0.6)
+    unsure, sure = [0.5, 0.3, 0.2], np.array([0.9, 0.05, 0.05])
+    assert threshold(unsure) and not threshold(sure)
+    assert ibt(unsure) and not ibt(sure)
+    probs = np.array([unsure, sure.tolist(), [0.59, 0.41, 0.0]])
+    assert threshold.batch(probs).tolist() == [True, False, True]
+    assert ibt.batch(list(probs)).tolist() == [True, False, True]
+    # boxes keep Sedna's meaning
+    assert threshold([[0, 0, 1, 1, 0.3, 1]]) and not threshold([[0, 0, 1, 1, 0.9, 1]])

@@ -158,3 +158,26 @@ def test_cuda_training_step() -> None:
     weights = est.get_weights()
     est.set_weights(weights)
     assert est.evaluate((x, y))["loss"] > 0
+
+
+def test_optimizer_state_survives_save_and_load(tmp_path: Path) -> None:
+    # fine-tuning in the next IL round (another process) continues Adam's moments
+    torch.manual_seed(0)
+
+    def build() -> TorchEstimator:
+        return TorchEstimator(nn.Linear(4, 3), optimizer=lambda p: torch.optim.Adam(p, lr=0.01), epochs=2)
+
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
+    y = np.arange(32) % 3
+    first = build()
+    first.train((x, y))
+    path = first.save(str(tmp_path / "model.pth"))
+    assert Path(path + ".optimizer").is_file()
+    assert set(torch.load(path, weights_only=True)) == {"weight", "bias"}  # still a plain state_dict
+    second = build()
+    second.load(path)
+    before = first.optimizer.state_dict()["state"]
+    after = second.optimizer.state_dict()["state"]
+    assert after and int(after[0]["step"]) == int(before[0]["step"])
+    assert torch.allclose(after[0]["exp_avg"], before[0]["exp_avg"])
+    assert second.optimizer.param_groups[0]["lr"] == 0.01

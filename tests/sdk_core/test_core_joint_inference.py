@@ -216,3 +216,153 @@ def test_dynamic_batching_gives_identical_results(tmp_path, monkeypatch):
             svc.stop()
     assert results[True] == results[False]
     assert [len(r) for r in results[True]] == [len(c) for c in chunks]
+
+
+# -- Sedna-release calling conventions (tests/compat runs them end to end) ----------------------
+
+
+def test_cloud_result_reads_as_the_answer_and_as_the_response_dict(cloud, monkeypatch):
+    """Sedna 0.4+ scripts read ``cloud_result[0]``; 0.3 scripts (and HEAD's mining-then-inference,
+    whose result is the whole response) read ``cloud_result["result"][0]``: both must work."""
+    import json
+
+    from sedna.core.joint_inference.joint_inference import CloudDict, CloudResult
+
+    _, big, port = cloud
+    monkeypatch.setenv("BIG_MODEL_IP", "127.0.0.1")
+    monkeypatch.setenv("BIG_MODEL_PORT", str(port))
+    monkeypatch.setenv("LC_SERVER", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.delenv("MODEL_URL")
+    x, _ = load_digits_xy()
+    expected = big.predict(x[:1]).tolist()
+    for mode in ("inference-then-mining", "mining-then-inference"):
+        monkeypatch.setenv("MINING_MODE", mode)
+        ji = JointInference(estimator=trained(ProbaEstimator, n=100, epochs=2), hard_example_mining={"method": "CloudOnly"})
+        is_hard, res, _, cloud_res = ji.inference(x[:1])
+        assert is_hard
+        assert cloud_res == expected and cloud_res[0] == expected[0]  # Sedna 0.4+
+        assert cloud_res["result"] == expected and cloud_res.get("result") == expected  # Sedna 0.3
+        assert res["result"][0] == expected[0]  # HEAD, mining-then-inference
+        assert json.loads(json.dumps(cloud_res)) == expected  # still a plain JSON list
+        with pytest.raises(KeyError):
+            cloud_res["other"]
+        ji.lc_reporter.stop()
+    answer = CloudDict({"label": 3})
+    assert answer["result"] == {"label": 3} and answer["label"] == 3
+    assert CloudDict({"result": [1]})["result"] == [1]
+    assert isinstance(CloudResult([1]), list)
+
+
+def test_last_period_is_reported_when_the_edge_worker_exits(fake_lc):
+    """A finite stream ends before ``LC_PERIOD``: the counts still reach the LC (at exit)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np\n"
+        "from sedna.core.joint_inference import JointInference\n"
+        "class Est:\n"
+        "    def predict(self, data, **kwargs):\n"
+        "        return np.full((1, 10), 0.1)\n"
+        "ji = JointInference(estimator=Est, hard_example_mining={'method': 'EdgeOnly'})\n"
+        "for _ in range(7):\n"
+        "    ji.inference(np.zeros((1, 64)))\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin", "LC_SERVER": fake_lc.url, "SERVICE_NAME": "ji-exit", "WORKER_NAME": "ji-exit-edge",
+        "NAMESPACE": "default", "LC_PERIOD": "3600", "BACKEND_TYPE": "SKLEARN", "BIG_MODEL_IP": "127.0.0.1",
+    }
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    reports = fake_lc.of_kind("inference")
+    assert reports and reports[-1]["ownerInfo"]["inferenceNumber"] == 7
+
+
+def test_the_exit_report_is_sent_once_and_not_after_stop(monkeypatch, fake_lc):
+    from sedna.core.joint_inference.joint_inference import _REPORTERS
+
+    monkeypatch.setenv("SERVICE_NAME", "ji-stopped")
+    monkeypatch.setenv("LC_PERIOD", "3600")
+    x, _ = load_digits_xy()
+    ji = JointInference(estimator=trained(ProbaEstimator, n=100, epochs=2), hard_example_mining={"method": "EdgeOnly"})
+    assert ji.lc_reporter in _REPORTERS  # flushed by the exit hook
+    ji.inference(x[:1])
+    assert ji.lc_reporter.flush() and not ji.lc_reporter.flush()  # nothing new: nothing sent
+    ji.inference(x[:1])
+    ji.lc_reporter.stop()
+    assert not ji.lc_reporter.flush()
+    mine = [r for r in fake_lc.of_kind("inference") if r["ownerName"] == "ji-stopped"]
+    assert [r["ownerInfo"]["inferenceNumber"] for r in mine] == [1]
+
+
+class _HubEstimator(SoftmaxEstimator):
+    """Written for Sedna HEAD's MODEL_LOAD_MODE: ``load`` resolves a model id (no local file)."""
+
+    hub: dict[str, str] = {}
+
+    def load(self, model_url: str | None = None, **kwargs):  # type: ignore[override]
+        import os
+
+        model_url = model_url or os.environ["MODEL_URL"]
+        return super().load(self.hub[model_url.strip("/")])
+
+
+def test_non_file_model_load_mode_hands_the_url_to_the_estimator(tmp_path, monkeypatch):
+    big = trained(SoftmaxEstimator, n=600, epochs=40)
+    _HubEstimator.hub = {"digits-hub/big": big.save(str(tmp_path / "big.pkl"))}
+    port = free_port()
+    monkeypatch.setenv("SERVICE_NAME", "ji-hub")
+    monkeypatch.setenv("MODEL_URL", "/digits-hub/big")  # a model id, not a file
+    monkeypatch.setenv("BIG_MODEL_BIND_IP", "127.0.0.1")
+    monkeypatch.setenv("BIG_MODEL_BIND_PORT", str(port))
+    with pytest.raises(FileNotFoundError):  # file mode (the default) needs the file
+        BigModelService(estimator=_HubEstimator).start_background()
+    monkeypatch.setenv("MODEL_LOAD_MODE", "hf")
+    service = BigModelService(estimator=_HubEstimator)
+    service.start_background()
+    try:
+        x, _ = load_digits_xy()
+        got = httpx.post(f"http://127.0.0.1:{port}/ji-hub/predict", json={"data": x[:3].tolist()}).json()
+        assert got["result"] == big.predict(x[:3]).tolist()
+    finally:
+        service.stop()
+    # the edge worker too
+    monkeypatch.setenv("LC_SERVER", f"http://127.0.0.1:{free_port()}")
+    ji = JointInference(estimator=_HubEstimator, hard_example_mining={"method": "EdgeOnly"})
+    assert ji.inference(x[:3])[1].tolist() == big.predict(x[:3]).tolist()
+    ji.lc_reporter.stop()
+
+
+def test_the_big_model_applies_the_callback_the_request_names(cloud, monkeypatch):
+    """Sedna's predict body ``{"data", "callback"}``: a CALLBACK registered in the cloud process;
+    an edge script asks for it with a ``callback=`` keyword to ``inference``."""
+    from sedna.common.class_factory import ClassFactory, ClassType
+
+    @ClassFactory.register(ClassType.CALLBACK, alias="compat_plus_100")
+    def plus_100(result):
+        return [int(v) + 100 for v in result]
+
+    _, big, port = cloud
+    x, _ = load_digits_xy()
+    url = f"http://127.0.0.1:{port}/ji-demo/predict"
+    plain = big.predict(x[:2]).tolist()
+    assert httpx.post(url, json={"data": x[:2].tolist()}).json()["result"] == plain
+    assert httpx.post(url, json={"data": x[:2].tolist(), "callback": "compat_plus_100"}).json()["result"] == [
+        v + 100 for v in plain
+    ]
+    monkeypatch.setenv("BIG_MODEL_IP", "127.0.0.1")
+    monkeypatch.setenv("BIG_MODEL_PORT", str(port))
+    monkeypatch.setenv("LC_SERVER", f"http://127.0.0.1:{free_port()}")
+    monkeypatch.delenv("MODEL_URL")
+    ji = JointInference(estimator=trained(ProbaEstimator, n=100, epochs=2), hard_example_mining={"method": "CloudOnly"})
+    _, res, _, cloud_res = ji.inference(x[:1], callback="compat_plus_100")
+    assert cloud_res == [plain[0] + 100] and res == cloud_res
+    ji.lc_reporter.stop()
+
+
+def test_check_server_status_is_none_while_the_cloud_is_down():
+    # Sedna's scripts loop `while not check_server_status()`: unreachable must not raise
+    from sedna.service.client import ModelClient
+    from tests.sdk_core.conftest import free_port
+
+    assert ModelClient("sedna", host="127.0.0.1", port=free_port(), timeout=1).check_server_status() is None

@@ -51,3 +51,21 @@ def test_lc_errors_are_retried_then_buffered(fake_lc):
 def test_static_send_uses_sedna_signature(fake_lc):
     assert LCClient.send(fake_lc.url, "w1", _msg(9))
     assert fake_lc.paths == ["/sedna/workers/w1/info"]
+
+
+def test_lc_reporter_reports_counters_when_there_was_activity(fake_lc):
+    from sedna.service.lc_reporter import LCReporter
+
+    message = {"name": "edge-x1", "namespace": "default", "ownerName": "ji", "ownerKind": "jointinferenceservice",
+               "kind": "inference"}
+    reporter = LCReporter(fake_lc.url, message, period_interval=3600)
+    assert reporter.report_once() is False  # nothing happened yet
+    for _ in range(3):
+        reporter.update_for_edge_inference()
+    reporter.update_for_collaboration_inference()
+    assert reporter.report_once() is True
+    body = fake_lc.of_kind("inference")[-1]
+    assert body["name"] == "edge-x1" and body["results"] == []
+    assert body["ownerInfo"]["inferenceNumber"] == 4 and body["ownerInfo"]["hardExampleNumber"] == 1
+    assert body["ownerInfo"]["uploadCloudRatio"] == 0.25
+    assert reporter.report_once() is False and "ownerInfo" not in message

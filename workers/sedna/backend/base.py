@@ -43,6 +43,7 @@ class BackendBase:
         self.default_name: str | None = kwargs.get("model_name")
         self.model_save_url: str | None = kwargs.get("model_save_url")
         self.has_load = False
+        self._trained = False
 
     # ------------------------------------------------------------------ naming
     @property
@@ -81,9 +82,21 @@ class BackendBase:
 
     # ------------------------------------------------------------ operations
     def train(self, *args: Any, **kwargs: Any) -> Any:
-        """``estimator.train`` (or ``fit``) with the accepted keyword arguments."""
+        """``estimator.train`` (or ``fit``) with the accepted keyword arguments.
+
+        Fine-tuning hook: when the estimator already holds a model (loaded, or trained in an
+        earlier call such as the previous FL round) and ``fine_tune`` is on, its optional
+        ``prepare_finetune()`` runs first. The built-in adapters use it to continue training
+        for real (scikit-learn: forget the last fit's early-stopping record).
+        """
         method = self._method("train", "fit", **kwargs)
-        return method(*args, **filter_kwargs(method, kwargs))
+        if self.fine_tune and (self.has_load or self._trained):
+            prepare = getattr(self.estimator, "prepare_finetune", None)
+            if callable(prepare):
+                prepare()
+        result = method(*args, **filter_kwargs(method, kwargs))
+        self._trained = True
+        return result
 
     def predict(self, data: Any, **kwargs: Any) -> Any:
         """``estimator.predict(data)``."""

@@ -30,6 +30,24 @@ class SklearnEstimator:
             raise TypeError(f"{type(self.model).__name__} has no fit(); SklearnEstimator needs fit/predict")
         self.metric = metric
 
+    def prepare_finetune(self) -> None:
+        """Forget the previous fit's early-stopping record before continuing training.
+
+        A ``warm_start`` model (``MLPClassifier``, ``SGDClassifier``...) keeps ``best_loss_``
+        and its no-improvement counter across ``fit`` calls, so a fine-tune on new data whose
+        first epochs score worse than the old data's best stops after ``n_iter_no_change``
+        epochs: on digits an IL round reached 87% instead of 92%.
+        """
+        model = self.model
+        if not getattr(model, "warm_start", False):
+            return
+        if getattr(model, "best_loss_", None) is not None:
+            model.best_loss_ = np.inf
+        if hasattr(model, "best_validation_score_"):
+            model.best_validation_score_ = -np.inf
+        if hasattr(model, "_no_improvement_count"):
+            model._no_improvement_count = 0
+
     def train(self, train_data: Any, valid_data: Any = None, **kwargs: Any) -> dict[str, float]:
         """Fit on ``train_data``; returns the metrics on ``valid_data`` (``{}`` without it)."""
         x, y = split_xy(train_data)

@@ -15,8 +15,11 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from sedna.backend.base import BackendBase
 from sedna.backend.data import split_xy
+from sedna.common.log import get_logger
 
 __all__ = ["TorchEstimator", "TorchBackend", "TrainingHook", "resolve_device"]
+
+LOG = get_logger("backend.torch")
 
 OptimizerFactory = Callable[[Iterable[nn.Parameter]], torch.optim.Optimizer]
 
@@ -238,18 +241,45 @@ class TorchEstimator:
 
     # ---------------------------------------------------------- persistence
     def save(self, model_path: str) -> str:
-        """``torch.save`` of the ``state_dict``; returns ``model_path``."""
+        """``torch.save`` of the ``state_dict``; returns ``model_path``.
+
+        The optimiser's state (momentum, Adam moments) goes beside it as
+        ``<model_path>.optimizer``, so that a later fine-tune (the next IL round, in another
+        process) continues from it; the model file stays a plain ``state_dict``.
+        """
         parent = os.path.dirname(model_path)
         if parent:
             os.makedirs(parent, exist_ok=True)
         torch.save(self.model.state_dict(), model_path)
+        if self._optimizer is not None and self._optimizer.state:
+            torch.save(self._optimizer.state_dict()["state"], optimizer_state_path(model_path))
         return model_path
 
     def load(self, model_url: str) -> TorchEstimator:
-        """Load a ``state_dict`` saved by :meth:`save` (tensors only: ``weights_only``)."""
+        """Load a ``state_dict`` saved by :meth:`save` (tensors only: ``weights_only``), and
+        the optimiser state saved beside it when there is one."""
         state = torch.load(model_url, map_location=self.device, weights_only=True)
         self.model.load_state_dict(state)
+        sidecar = optimizer_state_path(model_url)
+        if os.path.isfile(sidecar):
+            saved = torch.load(sidecar, map_location=self.device, weights_only=True)
+            # keep this run's hyperparameters (a fine-tune may use another lr); restore only the
+            # per-parameter state
+            current = self.optimizer.state_dict()
+            current["state"] = saved
+            try:
+                self.optimizer.load_state_dict(current)
+            except (ValueError, KeyError) as err:
+                LOG.warning("optimiser state %s not restored: %s", sidecar, err)
         return self
+
+    def prepare_finetune(self) -> None:
+        """Nothing to forget: the optimiser (and its restored state) carries on."""
+
+
+def optimizer_state_path(model_path: str) -> str:
+    """Where :meth:`TorchEstimator.save` keeps the optimiser state of ``model_path``."""
+    return f"{model_path}.optimizer"
 
 
 class TorchBackend(BackendBase):

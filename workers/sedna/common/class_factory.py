@@ -33,7 +33,9 @@ class ClassType:
     KM = "knowledge_management"
     OF = "optical_flow"
     CALLBACK = "post_process_callback"
-    DATA_PROCESS = "data_process"
+    DATASET = "data_process"
+    DATA_PROCESS = DATASET  # an earlier name here; Sedna's is DATASET
+    ALGORITHM = "algorithm"
 
 
 # where the built-in classes of a type are registered; imported on the first lookup miss so

@@ -12,7 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BaseConfig", "Context", "ENV_DEFAULTS"]
+from sedna.common.utils import parse_param
+
+__all__ = ["BaseConfig", "Config", "Context", "ENV_DEFAULTS"]
 
 # attribute -> (environment variable, default)
 ENV_DEFAULTS: dict[str, tuple[str, str | None]] = {
@@ -61,6 +63,56 @@ def _parse_parameters(raw: str | None) -> dict[str, Any]:
     return value
 
 
+class Config(dict):  # type: ignore[type-arg]
+    """A dict with attribute access, built from a mapping, a JSON string or a file path
+    (``.json``, ``.yaml``/``.yml``; Sedna's ``.py`` configs are not executed here: use JSON
+    or YAML). Nested mappings become :class:`Config` too.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+        for arg in args:
+            self.update(self._load(arg))
+        self.update(kwargs)
+
+    @staticmethod
+    def _load(source: Any) -> dict[str, Any]:
+        if isinstance(source, dict):
+            return source
+        text = str(source)
+        path = Path(text)
+        if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
+            import yaml  # JSON is YAML, so one safe loader reads both
+
+            value = yaml.safe_load(path.read_text(encoding="utf-8"))
+        elif path.suffix == ".py":
+            raise ValueError(f"Config({text!r}): Python config files are not executed; write it as JSON or YAML")
+        else:
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"Config: {text[:80]!r} is neither a config file nor JSON ({exc.msg})") from exc
+        if not isinstance(value, dict):
+            raise ValueError(f"Config: expected a mapping, got {type(value).__name__}")
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, Config(value) if isinstance(value, dict) and not isinstance(value, Config) else value)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(f"config has no key {key!r}") from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self[key] = value
+
+
 class _ConfigMeta(type):
     def __getattr__(cls, name: str) -> Any:
         overrides: dict[str, Any] = type.__getattribute__(cls, "_overrides")
@@ -69,7 +121,7 @@ class _ConfigMeta(type):
         if name in ENV_DEFAULTS:
             env, default = ENV_DEFAULTS[name]
             return os.environ.get(env, default)
-        if name == "parameters":
+        if name in ("parameters", "parameter"):  # Sedna's attribute is ``parameter``
             return _parse_parameters(os.environ.get("PARAMETERS"))
         raise AttributeError(f"BaseConfig has no setting {name!r}")
 
@@ -105,40 +157,32 @@ class Context:
 
     @staticmethod
     def get_parameters(param: str, default: Any = None) -> Any:
-        """``os.environ[param]`` (or its upper-case name), else ``PARAMETERS[param]``, else ``default``."""
+        """``os.environ[param]`` (or its upper-case name), else ``PARAMETERS[param]``, else ``default``.
+
+        As in Sedna, an empty value counts as unset: ``epochs: ""`` in a manifest gives the
+        script's default, not ``""`` (which ``int()`` would reject).
+        """
         for key in (param, param.upper()):
-            if key in os.environ:
+            if os.environ.get(key):
                 return os.environ[key]
         params = BaseConfig.parameters
-        if param in params:
+        if params.get(param) not in (None, ""):
             return params[param]
         return default
 
     @staticmethod
-    def get_algorithm_from_api(algorithm: str, **default_param: Any) -> dict[str, Any]:
+    def get_algorithm_from_api(algorithm: str, **param: Any) -> dict[str, Any]:
         """``{"method": <ALG>_NAME, "param": {...}}`` from ``<ALG>_NAME`` and ``<ALG>_PARAMETERS``.
 
         ``<ALG>_PARAMETERS`` is Sedna's JSON list of ``{"key", "value"}`` (a plain JSON object
-        is accepted too). Returns ``{}`` when ``<ALG>_NAME`` is unset.
+        is accepted too). Keyword arguments override the environment's values, as in Sedna
+        (``get_hem_algorithm_from_config(threshold_img=0.9)`` wins over ``HEM_PARAMETERS``).
+        Returns ``{}`` when ``<ALG>_NAME`` is unset.
         """
         name = Context.get_parameters(f"{algorithm}_NAME")
         if not name:
             return {}
-        raw = Context.get_parameters(f"{algorithm}_PARAMETERS") or "[]"
-        try:
-            value = json.loads(raw) if isinstance(raw, str) else raw
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{algorithm}_PARAMETERS is not valid JSON: {exc}") from exc
-        param: dict[str, Any] = dict(default_param)
-        if isinstance(value, dict):
-            param.update(value)
-        elif isinstance(value, list):
-            for item in value:
-                if not isinstance(item, dict) or "key" not in item:
-                    raise ValueError(
-                        f"{algorithm}_PARAMETERS entries must be {{\"key\": ..., \"value\": ...}}, got {item!r}"
-                    )
-                param[str(item["key"])] = item.get("value")
-        else:
-            raise ValueError(f"{algorithm}_PARAMETERS must be a JSON list or object")
-        return {"method": name, "param": param}
+        raw = Context.get_parameters(f"{algorithm}_PARAMETERS")
+        merged = parse_param(raw, f"{algorithm}_PARAMETERS")
+        merged.update(param)
+        return {"method": name, "param": merged}

@@ -12,6 +12,8 @@ the source after every upload, which removes user files); http(s) upload is a ``
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import pickle
@@ -421,6 +423,70 @@ class FileOps:
         except ImportError:
             with open(path, "rb") as fin:
                 return pickle.load(fin)
+
+    @classmethod
+    def dump_pickle(cls, obj: Any, filename: str) -> None:
+        """Pickle ``obj`` into the local file ``filename`` (Sedna's name)."""
+        with open(filename, "wb") as out:
+            pickle.dump(obj, out)
+
+    @classmethod
+    def load_pickle(cls, filename: str) -> Any:
+        """Unpickle a local file (trusted files only: pickle runs code on load)."""
+        with open(filename, "rb") as fin:
+            return pickle.load(fin)
+
+    @classmethod
+    def obj_to_pickle_string(cls, obj: Any) -> str:
+        """``obj`` pickled and base64-encoded (a string safe in JSON)."""
+        return base64.b64encode(pickle.dumps(obj)).decode("ascii")
+
+    @classmethod
+    def pickle_string_to_obj(cls, text: str | bytes) -> Any:
+        """The counterpart of :meth:`obj_to_pickle_string` (trusted input only)."""
+        return pickle.loads(base64.b64decode(text))
+
+    @classmethod
+    def copy_folder(cls, src: str, dst: str) -> str:
+        """Copy the local folder ``src`` into ``dst`` (merged when ``dst`` exists)."""
+        if not os.path.isdir(src):
+            raise FileOpsError(f"copy folder {src} failed: not a directory")
+        shutil.copytree(src, dst, dirs_exist_ok=True)
+        return dst
+
+    @classmethod
+    def copy_file(cls, src: str, dst: str) -> str:
+        """Copy a local file; a directory ``dst`` means "into it"; an empty ``dst`` does nothing."""
+        if not dst:
+            return src
+        return cls._local_copy(src, dst, "copy to")
+
+    @classmethod
+    def s3_download(cls, src: str, dst: str | None = None) -> str:
+        """Download an ``s3://bucket/key`` object (or prefix) to ``dst``."""
+        return cls._s3_download(src, dst)
+
+    @classmethod
+    def s3_upload(cls, src: str, dst: str) -> str:
+        """Upload a local file or folder to ``s3://bucket/key``."""
+        return cls._s3_upload(src, dst)
+
+    @classmethod
+    def http_download(cls, src: str, dst: str | None = None) -> str:
+        """Download an http(s) URL to ``dst`` (a temporary file when omitted)."""
+        return cls._http_download(src, dst)
+
+    @classmethod
+    def get_file_hash(cls, filename: str) -> str:
+        """The md5 hex digest of a local file, or ``""`` when it cannot be read (as Sedna)."""
+        digest = hashlib.md5(usedforsecurity=False)
+        try:
+            with open(filename, "rb") as fin:
+                for chunk in iter(lambda: fin.read(1 << 20), b""):
+                    digest.update(chunk)
+        except OSError:
+            return ""
+        return digest.hexdigest()
 
     # -------------------------------------------------------------- internals
     @classmethod

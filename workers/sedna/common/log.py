@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-__all__ = ["LOGGER", "get_logger", "set_level", "StructuredFormatter", "log_event"]
+__all__ = ["LOGGER", "Logger", "get_logger", "set_level", "StructuredFormatter", "log_event"]
 
 _DEFAULT_QUIET_LEVEL = "WARNING"
 
@@ -81,3 +81,13 @@ def get_logger(name: str) -> logging.Logger:
 def log_event(logger: logging.Logger, level: int, msg: str, **fields: Any) -> None:
     """Log ``msg`` with structured ``fields`` appended as ``key=value``."""
     logger.log(level, msg, extra={"fields": fields})
+
+
+class Logger:
+    """Sedna's ``Logger(name=...)``: ``.logger`` is a child of the SDK logger (one handler,
+    one level for the whole SDK, quiet by default; ``LOG_LEVEL`` raises or lowers it)."""
+
+    def __init__(self, level: str | int | None = None, name: str | None = None) -> None:
+        self.logger = get_logger(name) if name and name != LOGGER.name else LOGGER
+        if level is not None:
+            self.logger.setLevel(level if isinstance(level, int) else str(level).upper())

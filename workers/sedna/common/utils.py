@@ -13,7 +13,10 @@ __all__ = [
     "to_float",
     "to_int",
     "get_host_ip",
+    "model_layer_flatten",
+    "model_layer_reshape",
     "filter_kwargs",
+    "parse_param",
     "singleton",
 ]
 
@@ -90,6 +93,39 @@ def filter_kwargs(func: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str,
     return {k: v for k, v in kwargs.items() if k in names}
 
 
+def parse_param(value: Any, where: str = "param") -> dict[str, Any]:
+    """An algorithm's parameters in any spelling a Sedna release accepted, as a dict.
+
+    ``None``/``""`` → ``{}``; a dict as is; a JSON string holding an object (Sedna 0.3–0.5
+    ``*_param`` strings, which Sedna itself only parses on Python ≤ 3.8); a JSON list (or a
+    Python list) of ``{"key", "value"}`` entries or ``[key, value]`` pairs (the
+    ``HEM_PARAMETERS`` form). Anything else raises ``ValueError`` naming ``where``: Sedna turns
+    bad JSON into ``{}`` and the algorithm silently runs with its defaults.
+    """
+    import json
+
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{where} is not valid JSON ({exc.msg} at {exc.pos}): {value[:80]!r}") from exc
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list | tuple):
+        out: dict[str, Any] = {}
+        for item in value:
+            if isinstance(item, dict) and "key" in item:
+                out[str(item["key"])] = item.get("value", "")
+            elif isinstance(item, list | tuple) and len(item) == 2:
+                out[str(item[0])] = item[1]
+            else:
+                raise ValueError(f"{where} entries must be {{\"key\": ..., \"value\": ...}} or [key, value]; got {item!r}")
+        return out
+    raise ValueError(f"{where} must be a mapping, a JSON string or a key/value list; got {type(value).__name__}")
+
+
 def singleton(cls: type[T]) -> Callable[..., T]:
     """Class decorator: every call returns the first instance."""
     instances: dict[type[T], T] = {}
@@ -112,3 +148,40 @@ def chunks(items: Iterable[T], size: int) -> Iterable[list[T]]:
             batch = []
     if batch:
         yield batch
+
+
+def model_layer_flatten(weights: Iterable[Any]) -> list[float]:
+    """Sedna 0.3's helper: every layer's weights, flattened into one list of floats."""
+    import numpy as np
+
+    arrays = [np.asarray(w, dtype=np.float64).ravel() for w in weights]
+    return np.concatenate(arrays).tolist() if arrays else []
+
+
+def _shape_of(spec: Any) -> tuple[int, ...]:
+    """A shape given as a tuple/list of ints, or the shape of an array-like."""
+    import numpy as np
+
+    if isinstance(spec, tuple | list) and all(isinstance(d, int) for d in spec):
+        return tuple(spec)
+    return tuple(np.shape(spec))
+
+
+def model_layer_reshape(flattened: Iterable[Any], shapes: Iterable[Any]) -> list[Any]:
+    """The inverse of :func:`model_layer_flatten`: ``shapes`` lists each layer's shape (or
+    an array of that shape). Raises ``ValueError`` when the sizes do not add up."""
+    import numpy as np
+
+    flat = np.asarray(list(flattened), dtype=np.float64)
+    out: list[Any] = []
+    offset = 0
+    for shape in shapes:
+        dims = _shape_of(shape)
+        size = int(np.prod(dims)) if dims else 1
+        if offset + size > flat.size:
+            raise ValueError(f"model_layer_reshape: {flat.size} values cannot fill the shapes given")
+        out.append(flat[offset : offset + size].reshape(dims))
+        offset += size
+    if offset != flat.size:
+        raise ValueError(f"model_layer_reshape: {flat.size - offset} values left over after the shapes given")
+    return out

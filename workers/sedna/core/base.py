@@ -23,27 +23,12 @@ from typing import Any
 
 from sedna.common.class_factory import ClassFactory, ClassType
 from sedna.common.config import BaseConfig, Context
+from sedna.common.constant import K8sResourceKind, K8sResourceKindStatus
+from sedna.common.utils import parse_param
 from sedna.service._log import LOGGER
 from sedna.service.client import LCClient
 
 __all__ = ["JobBase", "K8sResourceKind", "K8sResourceKindStatus", "ModelLoadingThread", "resolve_callback"]
-
-
-class K8sResourceKind:
-    """``ownerKind`` values the LC understands (lower-case CRD kinds)."""
-
-    DEFAULT = "default"
-    JOINT_INFERENCE_SERVICE = "jointinferenceservice"
-    FEDERATED_LEARNING_JOB = "federatedlearningjob"
-    INCREMENTAL_JOB = "incrementallearningjob"
-    LIFELONG_JOB = "lifelonglearningjob"
-
-
-class K8sResourceKindStatus:
-    COMPLETED = "completed"
-    FAILED = "failed"
-    RUNNING = "running"
-    READY = "ready"
 
 
 def resolve_callback(post_process: Any) -> Callable[..., Any] | None:
@@ -113,7 +98,7 @@ class JobBase:
 
     @classmethod
     def get_hem_algorithm_from_config(cls, **param: Any) -> dict[str, Any]:
-        """``{"method", "param"}`` from ``HEM_NAME``/``HEM_PARAMETERS``, ``param`` as defaults."""
+        """``{"method", "param"}`` from ``HEM_NAME``/``HEM_PARAMETERS``; ``param`` overrides them."""
         info = Context.get_algorithm_from_api("HEM", **param)
         return info or {}
 
@@ -128,8 +113,10 @@ class JobBase:
             import sedna.algorithms.hard_example_mining  # noqa: F401 - registers the filters
         except ImportError:
             pass
-        method = hard_example_mining.get("method", "IBT")
-        params = hard_example_mining.get("param") or {}
+        method = hard_example_mining.get("method") or "IBT"
+        params = parse_param(hard_example_mining.get("param"), "hard_example_mining.param")
+        if isinstance(method, type):  # Sedna 0.4+ lets ``method`` be the class itself
+            return method(**params)
         return ClassFactory.get_cls(ClassType.HEM, method)(**params)
 
     def train(self, *args: Any, **kwargs: Any) -> Any:

@@ -37,12 +37,14 @@ class BaseDataSource:
     """Samples ``x`` and labels ``y`` of one data split.
 
     ``data_type`` is ``"train"``, ``"eval"`` or ``"test"``; test data carries no labels.
-    ``func`` is an optional per-record transform applied before splitting into x/y.
+    ``func`` is an optional per-record transform applied before splitting into x/y: a
+    callable, or the name of a class registered as ``ClassType.CALLBACK``, which is
+    instantiated once (Sedna's convention; an unknown name raises with the known ones).
     """
 
-    def __init__(self, data_type: str = "train", func: Callable[..., Any] | None = None) -> None:
+    def __init__(self, data_type: str = "train", func: Callable[..., Any] | str | None = None) -> None:
         self.data_type = data_type
-        self.process_func = func if callable(func) else None
+        self.process_func = _process_func(func)
         self.x: Any = None
         self.y: Any = None
         self.meta_attr: Any = None
@@ -68,6 +70,18 @@ class BaseDataSource:
         self.bad_lines.append(BadLine(file, line, reason))
 
 
+def _process_func(func: Callable[..., Any] | str | None) -> Callable[..., Any] | None:
+    if func is None or func == "":
+        return None
+    if isinstance(func, str):
+        from sedna.common.class_factory import ClassFactory, ClassType
+
+        func = ClassFactory.get_cls(ClassType.CALLBACK, func)()
+    if not callable(func):
+        raise TypeError(f"BaseDataSource func must be callable or a registered callback name; got {type(func).__name__}")
+    return func
+
+
 def _original_base(original_dataset_url: str | None) -> str | None:
     url = original_dataset_url or os.environ.get("ORIGINAL_DATASET_URL")
     return os.path.dirname(url) if url else None
@@ -81,12 +95,12 @@ def _looks_like_path(token: str) -> bool:
     return bool(ext) and ext.isalnum() and not ext.isdigit()
 
 
-def _resolve(token: Any, base: str | None, label: bool) -> Any:
+def _resolve(token: Any, base: str | None) -> Any:
+    """``token`` joined to the original dataset directory when it is a relative path; values
+    that are not paths (``792``, ``cat``) stay as they are, samples and labels alike."""
     if base is None or not isinstance(token, str) or not token:
         return token
-    if "://" in token or os.path.isabs(token):
-        return token
-    if label and not _looks_like_path(token):
+    if "://" in token or os.path.isabs(token) or not _looks_like_path(token):
         return token
     return os.path.join(base, token)
 
@@ -101,8 +115,8 @@ class TxtDataParse(BaseDataSource):
       a sequence (first item x, second y) or any object (kept whole, with ``use_raw``).
     - Blank lines and ``#`` comments are skipped silently. A training/eval line without a
       label, or one ``func`` raises on, is a bad line.
-    - ``x`` (and ``y`` when it looks like a path, e.g. a segmentation mask) is joined to the
-      original dataset directory when it is relative.
+    - ``x`` and ``y``, when they look like relative paths (``a/b``, ``mask.png``; not
+      ``792``), are joined to the original dataset directory.
     """
 
     def parse(self, *args: Any, **kwargs: Any) -> None:
@@ -142,9 +156,9 @@ class TxtDataParse(BaseDataSource):
                     if not self.is_test_data and len(record) < 2:
                         self._bad(file, lineno, "missing label (expected '<x> <y>')")
                         continue
-                    x_data.append(_resolve(record[0], base, label=False))
+                    x_data.append(_resolve(record[0], base))
                     if not self.is_test_data:
-                        y_data.append(_resolve(record[1], base, label=True))
+                        y_data.append(_resolve(record[1], base))
         if self.bad_lines:
             LOG.warning("skipped %d bad line(s) in %s", len(self.bad_lines), ", ".join(map(str, args)))
         self.x = _as_array(x_data)
@@ -331,6 +345,6 @@ class JSONDataParse(BaseDataSource):
             if not isinstance(img, dict) or "file_name" not in img:
                 self._bad("<coco>", idx, "image entry without file_name")
                 continue
-            x_data.append(_resolve(img["file_name"], base, label=False))
+            x_data.append(_resolve(img["file_name"], base))
             if not self.is_test_data:
                 y_data.append(by_image.get(img.get("id"), []))

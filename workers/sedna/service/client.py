@@ -221,7 +221,15 @@ class ModelClient:
         self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)))
 
     def check_server_status(self) -> Any:
-        return self._client.get(self.endpoint).json()
+        """The service's ``GET /<service>`` answer, or ``None`` while it cannot be reached or
+        answers an error (as Sedna: scripts loop ``while not check_server_status()``). One
+        attempt, no retries: the caller's loop decides how long to wait."""
+        try:
+            resp = self._client.get(self.endpoint)
+            resp.raise_for_status()
+            return resp.json()
+        except (httpx.HTTPError, ValueError):
+            return None
 
     def inference(self, x: Any, **kwargs: Any) -> dict[str, Any]:
         """Send ``{"data": x, **json-able kwargs}``; returns the response ``{"result": ...}``."""
@@ -240,6 +248,11 @@ class AggregationClient:
 
     ``encoding="binary"`` asks the server for binary weight frames; a server that does not
     acknowledge (Sedna's) keeps the JSON encoding.
+
+    Sedna's signature ``AggregationClient(url, client_id, ping_timeout=5, ping_interval=5,
+    max_size=...)`` is accepted: ``ping_timeout`` is how long connecting is retried (Sedna 0.4+
+    retries 15 times, 3 s apart), and ``ping_interval`` is kept for compatibility only, since
+    keepalive pings are off (a trainer busy in a long local round must not be dropped).
     """
 
     def __init__(
@@ -251,8 +264,10 @@ class AggregationClient:
         encoding: str = ENCODING_JSON,
         connect_timeout: float | None = None,
         ack_timeout: float = 2.0,
+        ping_interval: float | None = None,
     ) -> None:
         self.uri = url
+        self.ping_interval = ping_interval
         self.client_id = client_id
         self.max_size = max_size  # None: no frame limit (Sedna caps at 16 MiB)
         self.requested_encoding = encoding
@@ -389,3 +404,13 @@ class KBClient:
         Path(dst).parent.mkdir(parents=True, exist_ok=True)
         Path(dst).write_bytes(resp.content)
         return dst
+
+
+def __getattr__(name: str) -> Any:
+    # Sedna's scripts import LCReporter from here; it lives in its own module, which imports
+    # this one, so it is resolved on first use.
+    if name == "LCReporter":
+        from sedna.service.lc_reporter import LCReporter
+
+        return LCReporter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

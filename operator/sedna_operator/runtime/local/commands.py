@@ -67,7 +67,9 @@ def run_cmd(
 ) -> None:
     """Run sedna.io resources as local processes until every job has finished.
 
-    Resumes where a previous run on the same state directory stopped.
+    Resumes where a previous run on the same state directory stopped. Exit status: 0 when
+    every job succeeded (services may still be serving at --timeout), 1 when a job failed or
+    a manifest is invalid, 124 when --timeout stopped jobs that had not finished, 130 on Ctrl-C.
     """
     missing = [p for p in files if not p.exists()]
     if missing:
@@ -103,8 +105,12 @@ def run_cmd(
     if outcome.reason == "error":
         raise typer.Exit(1)
     console.print(f"sedna run: {outcome.reason}")
-    if outcome.reason == "interrupted":
-        raise typer.Exit(130)
+    for failure in outcome.failed:
+        err.print(f"[red]failed:[/] {failure}")
+    if outcome.unfinished and outcome.reason != "finished":
+        err.print(f"[yellow]not finished:[/] {', '.join(outcome.unfinished)}")
+    if outcome.exit_code:
+        raise typer.Exit(outcome.exit_code)
 
 
 def get_cmd(

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, Any
 
 from ...api.paths import resolve_relative_paths
 from ...manifests import load_files
@@ -97,6 +97,48 @@ class RunOutcome:
     finished: bool
     reason: str  # finished | timeout | interrupted | error
     errors: list[str] = field(default_factory=list)
+    #: ``Kind/name: reason: message`` of each job that ended Failed
+    failed: list[str] = field(default_factory=list)
+    #: ``Kind/name`` of each job still running when the run stopped
+    unfinished: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0: every job succeeded (services may still serve at ``--timeout``); 1: an error or
+        a failed job; 124: ``--timeout`` with jobs unfinished (as ``timeout(1)``); 130: Ctrl-C."""
+        if self.reason == "interrupted":
+            return 130
+        if self.reason == "error" or self.failed:
+            return 1
+        if self.unfinished:
+            return 124
+        return 0
+
+
+def job_failure(obj: dict[str, Any]) -> str | None:
+    """Why a job ended Failed (FL writes ``phase``; IL/LL end with a Failed condition), else None."""
+    status = obj.get("status") or {}
+    conditions = [c for c in status.get("conditions") or [] if c.get("type") != "Ready"]
+    last = conditions[-1] if conditions else {}
+    if status.get("phase") != "Failed" and last.get("type") != "Failed":
+        return None
+    return ": ".join(str(part) for part in (last.get("reason"), last.get("message")) if part) or "Failed"
+
+
+def job_outcomes(store: Store, kinds: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(failed jobs with their reason, unfinished jobs) among ``kinds``."""
+    failed: list[str] = []
+    unfinished: list[str] = []
+    for row in store.list():
+        if row.kind not in kinds:
+            continue
+        ref = f"{row.kind}/{row.name}"
+        why = job_failure(row.obj)
+        if why is not None:
+            failed.append(f"{ref}: {why}")
+        elif not row.finished:
+            unfinished.append(ref)
+    return failed, unfinished
 
 
 def apply_files(store: Store, files: list[Path]) -> tuple[list[str], list[str]]:
@@ -217,5 +259,6 @@ def run(
             lc.stop()
             if show is not None:
                 show(store, time.monotonic() - started, reason)
+            failed, unfinished = job_outcomes(store, tuple(k for k in JOB_KINDS if k in controllers))
             store.close()
-        return RunOutcome(reason == "finished", reason)
+        return RunOutcome(reason == "finished", reason, failed=failed, unfinished=unfinished)

@@ -13,7 +13,10 @@ Cases Sedna leaves undefined (or crashes on), defined here:
 - ``CrossEntropy`` and ``IBT``: any probability/score outside [0, 1] (NaN included) makes the
   result not hard, as in Sedna. Sedna also rejects a score of exactly 0 (its range check is
   falsy for 0); here 0 is a valid score;
-- ``Threshold`` does not range-check scores (Sedna does not either).
+- ``Threshold`` does not range-check scores (Sedna does not either);
+- ``Threshold`` and ``IBT`` also take a classifier's output: a 1-D vector of class
+  probabilities counts as one box whose score is the top probability (Sedna only reads
+  detection boxes, so a classifier had to fake one).
 """
 
 from __future__ import annotations
@@ -79,10 +82,27 @@ def _sample_array(result: Any) -> np.ndarray | None:
     return arr if arr.ndim == 1 and arr.size else None
 
 
+def _top_probability(result: Any) -> list[float] | None:
+    """``[max p]`` of a 1-D probability vector, else ``None``."""
+    if isinstance(result, np.ndarray):
+        if result.ndim != 1 or result.size == 0 or not np.issubdtype(result.dtype, np.number):
+            return None
+        return [float(result.max())]
+    if isinstance(result, list | tuple) and result and all(
+        isinstance(p, int | float | np.number) and not isinstance(p, bool) for p in result
+    ):
+        return [float(max(result))]
+    return None
+
+
 def _box_scores(result: Any) -> list[float] | None:
-    """Scores (5th field) of one detection result, or ``None`` when malformed/empty."""
+    """Scores (5th field) of one detection result, or ``[top probability]`` of one
+    probability vector; ``None`` when malformed/empty."""
     if result is None:
         return None
+    top = _top_probability(result)
+    if top is not None:
+        return top
     if isinstance(result, np.ndarray):
         if result.ndim != 2 or result.shape[0] == 0 or result.shape[1] <= 4:
             return None
@@ -116,6 +136,12 @@ def _batch_box_scores(results: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, 
     A ``(N, B, >=5)`` array is sliced in one step; a list is gathered row by row (each row a
     small array op) and then reduced in one pass by the caller.
     """
+    if isinstance(results, np.ndarray) and results.ndim == 2 and np.issubdtype(results.dtype, np.number):
+        # N probability vectors: one score each, the top probability
+        n = results.shape[0]
+        if results.shape[1] == 0:
+            return np.zeros(0), np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp)
+        return results.max(axis=1).astype(np.float64), np.arange(n, dtype=np.intp), np.arange(n, dtype=np.intp)
     if isinstance(results, np.ndarray) and results.ndim == 3 and results.shape[2] > 4:
         n, b = results.shape[:2]
         if b == 0:
@@ -134,7 +160,8 @@ def _batch_box_scores(results: Sequence[Any] | np.ndarray) -> tuple[np.ndarray, 
 class ThresholdFilter(BaseFilter):
     """Hard iff the mean box score is below ``threshold`` (default 0.5).
 
-    Input: a list of boxes ``[x1, y1, x2, y2, score, label, ...]`` (each longer than 4).
+    Input: a list of boxes ``[x1, y1, x2, y2, score, label, ...]`` (each longer than 4), or
+    one vector of class probabilities (hard iff the top probability is below ``threshold``).
     """
 
     def __init__(self, threshold: float | str = 0.5, **kwargs: Any) -> None:
@@ -243,7 +270,8 @@ class CrossEntropyFilter(BaseFilter):
 @ClassFactory.register(ClassType.HEM, alias="IBT")
 class IBTFilter(BaseFilter):
     """Image-box-threshold: hard iff ``k / n >= 1 - threshold_img`` where k counts the boxes
-    with score ``<= threshold_box`` (defaults 0.5 and 0.5)."""
+    with score ``<= threshold_box`` (defaults 0.5 and 0.5). A vector of class probabilities
+    is one box scored by its top probability."""
 
     def __init__(self, threshold_img: float | str = 0.5, threshold_box: float | str = 0.5, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import inspect
 import os
 import socket
 import threading
 import time
+import weakref
 from copy import deepcopy
 from typing import Any
 
@@ -15,10 +18,19 @@ from sedna.core.base import JobBase, K8sResourceKind, resolve_callback
 from sedna.service.client import ModelClient
 from sedna.service.server.inference import InferenceServer
 
-__all__ = ["JointInference", "BigModelService", "TSBigModelService", "InferenceReporter", "CloudBreaker"]
+__all__ = [
+    "JointInference",
+    "BigModelService",
+    "TSBigModelService",
+    "InferenceReporter",
+    "CloudBreaker",
+    "CloudResult",
+    "CloudDict",
+]
 
 MINING_THEN_INFERENCE = "mining-then-inference"
 INFERENCE_THEN_MINING = "inference-then-mining"
+FILE_LOAD_MODE = "file"
 
 
 def get_host_ip() -> str:
@@ -33,6 +45,82 @@ def get_host_ip() -> str:
 
 def _as_json_data(data: Any) -> Any:
     return data.tolist() if isinstance(data, np.ndarray) else data
+
+
+class CloudResult(list):  # type: ignore[type-arg]
+    """The big model's answer (a list, as Sedna 0.4+ returns it), also readable the way Sedna
+    0.3 and HEAD's ``mining-then-inference`` hand it to the edge script: as the whole response
+    ``{"result": [...]}``. So ``cloud_result[0]`` and ``cloud_result["result"][0]`` both work,
+    and scripts written for any release run unchanged."""
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            if key == "result":
+                return list(self)
+            raise KeyError(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``response.get("result")``, as on Sedna 0.3's response dict."""
+        return list(self) if key == "result" else default
+
+
+class CloudDict(dict):  # type: ignore[type-arg]
+    """A big model answering a mapping: ``answer["result"]`` gives the answer itself when the
+    mapping has no ``result`` key of its own (the response-dict reading of :class:`CloudResult`)."""
+
+    def __missing__(self, key: Any) -> Any:
+        if key == "result":
+            return dict(self)
+        raise KeyError(key)
+
+
+def as_cloud_result(answer: Any) -> Any:
+    """Wrap the cloud's ``result`` so both Sedna readings of it work (see :class:`CloudResult`)."""
+    if isinstance(answer, list) and not isinstance(answer, CloudResult):
+        return CloudResult(answer)
+    if isinstance(answer, dict) and not isinstance(answer, CloudDict):
+        return CloudDict(answer)
+    return answer
+
+
+def load_model(job: JobBase, path: str | None) -> bool:
+    """Load ``path`` (``MODEL_URL``) into ``job.estimator``; True when the estimator's ``load`` ran.
+
+    ``MODEL_LOAD_MODE=file`` (the default): only an existing file or directory is loaded.
+    Any other mode (Sedna HEAD's ``hf``, ``http``, ``https``...): ``MODEL_URL`` names no local
+    file (a model hub id, an API endpoint), and the estimator's own ``load`` resolves it, so it
+    is called with the URL as is. (Sedna HEAD does this through its torch backend only, which
+    calls ``load()`` with no argument: estimators written for it read ``MODEL_URL`` when given
+    none, and accept the URL given here as well.)
+    """
+    mode = str(job.model_load_mode or FILE_LOAD_MODE).lower()
+    if path and os.path.exists(path):
+        job.estimator.load(path)
+        return True
+    if mode == FILE_LOAD_MODE:
+        return False
+    backend = job.estimator
+    # the user's estimator itself (built from its class if need be): the backend's ``load``
+    # only opens paths that exist
+    instance = getattr(backend, "_instance", None)
+    est = instance() if callable(instance) else backend
+    load = getattr(est, "load", None)
+    if not callable(load):
+        return False
+    try:
+        params = inspect.signature(load).parameters
+    except (TypeError, ValueError):
+        params = {}  # type: ignore[assignment]
+    if not path:
+        load()
+    elif "model_url" in params:
+        load(model_url=path)
+    else:
+        load(path)
+    if hasattr(backend, "has_load"):
+        backend.has_load = True
+    return True
 
 
 class CloudBreaker:
@@ -79,6 +167,7 @@ class InferenceReporter(threading.Thread):
         self.cloud_failure_number = 0
         self._last_reported = 0
         self.stop_event = threading.Event()
+        _flush_at_exit(self)
 
     def update_for_edge_inference(self) -> None:
         with self.lock:
@@ -125,6 +214,34 @@ class InferenceReporter(threading.Thread):
     def stop(self) -> None:
         self.stop_event.set()
 
+    def flush(self) -> bool:
+        """The last report of a worker that ends: the counts of its last period (a finite stream
+        would otherwise end with up to ``LC_PERIOD`` seconds of inferences unreported). Nothing
+        is sent after :meth:`stop` or when everything was reported."""
+        if self.stop_event.is_set():
+            return False
+        try:
+            return self.report_once()
+        except Exception as err:
+            self.job.log.error("final inference report failed: %s", err)
+            return False
+
+
+_REPORTERS: weakref.WeakSet[InferenceReporter] = weakref.WeakSet()
+_EXIT_HOOK: list[bool] = []
+
+
+def _flush_at_exit(reporter: InferenceReporter) -> None:
+    if not _EXIT_HOOK:
+        atexit.register(_flush_reporters)
+        _EXIT_HOOK.append(True)
+    _REPORTERS.add(reporter)
+
+
+def _flush_reporters() -> None:
+    for reporter in list(_REPORTERS):
+        reporter.flush()
+
 
 class JointInference(JobBase):
     """Edge worker of a JointInferenceService.
@@ -137,6 +254,11 @@ class JointInference(JobBase):
     ``CLOUD_RETRY_SECONDS`` (default 5, doubling up to ``CLOUD_RETRY_MAX_SECONDS``, 60), then one
     call probes it again
     (:class:`CloudBreaker`); a partitioned edge keeps its pace, and collaboration resumes on its own.
+
+    The cloud's answer comes back as a :class:`CloudResult`: a list (Sedna 0.4+) that also
+    reads as the response dict (``cloud_result["result"]``, Sedna 0.3 and HEAD's
+    ``mining-then-inference``). The counts of the last ``LC_PERIOD`` are reported when the
+    process exits, so a worker that infers a finite stream reports all of it.
     """
 
     job_kind_default = K8sResourceKind.JOINT_INFERENCE_SERVICE
@@ -165,7 +287,8 @@ class JointInference(JobBase):
         self._load_lock = threading.Lock()
 
     def _ensure_loaded(self) -> None:
-        """Load ``MODEL_URL`` into the edge model once (when it exists)."""
+        """Load ``MODEL_URL`` into the edge model once (when it exists, or in a non-file
+        ``MODEL_LOAD_MODE``)."""
         if self._loaded:
             return
         with self._load_lock:
@@ -173,9 +296,8 @@ class JointInference(JobBase):
                 return
             if callable(self.estimator) and isinstance(self.estimator, type):
                 self.estimator = self.estimator()
-            path = self.model_path
-            if path and os.path.exists(path) and not getattr(self.estimator, "has_load", False):
-                self.estimator.load(path)
+            if not getattr(self.estimator, "has_load", False):
+                load_model(self, self.model_path)
             self._loaded = True
 
     def _cloud_inference(self, data: Any, **kwargs: Any) -> tuple[bool, Any]:
@@ -194,7 +316,7 @@ class JointInference(JobBase):
             return False, None
         if self.breaker.succeeded():
             self.log.warning("cloud reachable again: hard examples go to the cloud")
-        return True, response.get("result")
+        return True, as_cloud_result(response.get("result"))
 
     def _is_hard(self, result: Any) -> bool:
         if self.hard_example_mining_algorithm is None:
@@ -248,7 +370,9 @@ class BigModelService(JobBase):
 
     Settings: ``BIG_MODEL_BIND_IP`` (default: the host IP), ``BIG_MODEL_BIND_PORT`` (5000),
     ``BIG_MODEL_BATCHING`` (``true`` enables dynamic batching), ``BIG_MODEL_MAX_BATCH_SIZE`` (32),
-    ``BIG_MODEL_MAX_WAIT_MS`` (5).
+    ``BIG_MODEL_MAX_WAIT_MS`` (5). ``MODEL_LOAD_MODE`` (Sedna HEAD): ``file`` (default) needs
+    ``MODEL_URL`` to exist; any other mode (``hf``, ``http``, ``https``...) hands the URL to the
+    estimator's ``load`` as is (see :func:`load_model`).
     """
 
     job_kind_default = K8sResourceKind.JOINT_INFERENCE_SERVICE
@@ -278,9 +402,9 @@ class BigModelService(JobBase):
         if callable(self.estimator) and isinstance(self.estimator, type):
             self.estimator = self.estimator()
         path = self.model_path
-        if not path or not os.path.exists(path):
+        if not load_model(self, path):
+            # file mode (the default); other MODEL_LOAD_MODEs let the estimator resolve the URL
             raise FileNotFoundError(f"big model {path!r} not found (MODEL_URL)")
-        self.estimator.load(path)
         self.server = InferenceServer(
             model=self,
             servername=self.job_name,

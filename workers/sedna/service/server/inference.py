@@ -2,7 +2,9 @@
 
 Routes (``<service>`` is the service name, i.e. the JointInferenceService name):
 
-* ``POST /<service>/predict`` body ``{"data": [...]}`` -> ``{"result": [...]}`` (Sedna's)
+* ``POST /<service>/predict`` body ``{"data": [...], "callback"?: name}`` -> ``{"result": [...]}``
+  (Sedna's; ``callback`` names a CALLBACK registered in the serving process, applied to the
+  model's output: ``model.inference(data, post_process=callback)``)
 * ``GET /<service>`` -> the route list
 * ``GET /metrics`` -> Prometheus metrics
 
@@ -44,6 +46,12 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: to_jsonable(v) for k, v in value.items()}
     return value
+
+
+def _callback(req: PredictRequest) -> str | None:
+    """Sedna's optional ``callback``: a registered CALLBACK name applied to the model's output."""
+    value = (req.model_extra or {}).get("callback")
+    return value if isinstance(value, str) and value else None
 
 
 def _is_sample_list(data: Any) -> bool:
@@ -159,9 +167,12 @@ class InferenceServer(BaseServer):
         self.batcher = DynamicBatcher(self._call_model, max_batch_size, max_wait_ms) if batching else None
         self.app = self._build_app()
 
-    def _call_model(self, data: Any) -> Any:
+    def _call_model(self, data: Any, callback: str | None = None) -> Any:
         if isinstance(data, list):
             self.m_batch.observe(len(data))
+        if callback:
+            # Sedna's body field: the name of a CALLBACK registered in this (the cloud) process
+            return self.model.inference(data, post_process=callback)
         return self.model.inference(data)
 
     def _build_app(self) -> FastAPI:
@@ -188,11 +199,12 @@ class InferenceServer(BaseServer):
         async def predict(req: PredictRequest) -> JSONResponse:
             started = time.perf_counter()
             data = req.data
+            callback = _callback(req)
             try:
-                if self.batcher is not None and _is_sample_list(data):
+                if self.batcher is not None and not callback and _is_sample_list(data):
                     result = await self.batcher.submit(data)
                 else:
-                    result = await asyncio.get_running_loop().run_in_executor(None, self._call_model, data)
+                    result = await asyncio.get_running_loop().run_in_executor(None, self._call_model, data, callback)
             except Exception as err:
                 self.m_requests.labels("error").inc()
                 LOGGER.error("inference failed: %s", err)
