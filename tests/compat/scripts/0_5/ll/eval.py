@@ -1,0 +1,38 @@
+"""Sedna 0.5 lifelong learning eval worker (atcii v0.5.1): a metric function and its params."""
+
+from interface import DATACONF, Estimator, feature_process
+from sklearn.metrics import precision_score
+
+from sedna.common.config import BaseConfig
+from sedna.core.lifelong_learning import LifelongLearning
+from sedna.datasources import CSVDataParse
+
+
+def main():
+    test_dataset_url = BaseConfig.test_dataset_url
+    valid_data = CSVDataParse(data_type="valid", func=feature_process)
+    valid_data.parse(test_dataset_url, label=DATACONF["LABEL"])
+
+    task_definition = {
+        "method": "TaskDefinitionByDataAttr",
+        "param": {"attribute": DATACONF["ATTRIBUTES"]}
+    }
+
+    ll_job = LifelongLearning(
+        estimator=Estimator(),
+        task_definition=task_definition,
+        task_relationship_discovery=None,
+        task_mining=None,
+        task_remodeling=None,
+        inference_integrate=None,
+        unseen_task_detect=None
+    )
+    eval_experiment = ll_job.evaluate(
+        data=valid_data, metrics=precision_score,
+        metrics_param={"average": "micro"}
+    )
+    return eval_experiment
+
+
+if __name__ == '__main__':
+    print(main())
