@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+import math
+import os
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from .status import CheckStatus
 
+#: the most points a statistical spec may hold: search costs O(points^2) memory, and learnware's
+#: reduced sets have 100 (env ``SEDNA_MARKET_MAX_SPEC_POINTS``)
+MAX_SPEC_POINTS = int(os.environ.get("SEDNA_MARKET_MAX_SPEC_POINTS", "2000"))
+
 
 class StatSpecModel(BaseModel):
-    """RKME table spec in learnware's JSON form."""
+    """RKME table spec in learnware's JSON form.
 
-    z: list[Any]
-    beta: list[float]
-    gamma: float = 0.1
-    num_points: int = 0
+    Checked before any work is done: at most ``MAX_SPEC_POINTS`` points, one weight per point,
+    finite weights, a positive ``gamma`` and a non-negative ``num_points``.
+    """
+
+    z: list[Any] = Field(max_length=MAX_SPEC_POINTS)
+    beta: list[float] = Field(max_length=MAX_SPEC_POINTS)
+    gamma: float = Field(0.1, gt=0)
+    num_points: int = Field(0, ge=0)
     type: str = "RKMETableSpecification"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StatSpecModel:
+        if len(self.z) != len(self.beta):
+            raise ValueError(f"z has {len(self.z)} points but beta {len(self.beta)} weights")
+        if not all(math.isfinite(b) for b in self.beta) or not math.isfinite(self.gamma):
+            raise ValueError("beta and gamma must be finite numbers")
+        return self
 
 
 class SearchQuery(BaseModel):

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
+from .api.base import shorten
 from .api.crdgen import all_crds, crd_filename, render_crd, write_crds
 from .manifests import load_files, summary_row
 
@@ -60,7 +61,10 @@ def validate(
             table.add_row(*(escape(row[k]) for k in ("kind", "namespace", "name", "workers")))
         console.print(table)
     for path, doc in result.foreign:
-        console.print(f"[dim]skipped {doc.get('kind', '?')} {doc.get('apiVersion', '?')} in {path} (not sedna.io)[/]")
+        what = escape(f"{shorten(doc.get('kind', '?'), 60, quote=False)} {shorten(doc.get('apiVersion', '?'), 60, quote=False)} in {path}")
+        console.print(f"[dim]skipped {what} (not sedna.io)[/]")
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     for error in result.errors:
         err_console.print(f"[red]error:[/] {escape(error)}", soft_wrap=True)
     if result.errors:

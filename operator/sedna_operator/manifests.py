@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,26 +21,59 @@ class LoadResult:
     errors: list[str]
     # Objects of other API groups (Secrets, ConfigMaps...) that a manifest may carry along.
     foreign: list[tuple[Path, dict[str, Any]]]
+    warnings: list[str] = field(default_factory=list)
 
 
 def load_files(paths: list[Path]) -> LoadResult:
-    """Parse every sedna.io object in ``paths``; collect, rather than raise, every error."""
+    """Parse every sedna.io object in ``paths``; collect, rather than raise, every error.
+
+    Two objects of one kind, namespace and name in one file are an error naming both: applied
+    in turn, the second would silently replace the first. In two files it is a warning (as
+    kubectl, the later file wins; Sedna's own samples define one job in two API versions).
+    """
     result = LoadResult([], [], [])
     for path in iter_manifest_files(paths):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            result.errors.append(f"{path}: cannot read: {exc.strerror or exc}")
+        text = _read(path, result.errors)
+        if text is None:
             continue
         for doc in _documents(path, text, result.errors):
-            if isinstance(doc, dict) and doc.get("apiVersion", "").split("/")[0] != "sedna.io":
+            api_version = doc.get("apiVersion") if isinstance(doc, dict) else None
+            if isinstance(api_version, str) and api_version.split("/")[0] != "sedna.io":
                 result.foreign.append((path, doc))
                 continue
             try:
                 result.resources.append((path, parse_resource(doc, source=str(path))))
             except ResourceValidationError as exc:
                 result.errors.append(str(exc))
+    _check_duplicates(result)
     return result
+
+
+def _read(path: Path, errors: list[str]) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        errors.append(f"{path}: cannot read: {exc.strerror or exc}")
+    except UnicodeDecodeError as exc:
+        errors.append(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); save it as UTF-8")
+    return None
+
+
+def _check_duplicates(result: LoadResult) -> None:
+    seen: dict[tuple[str, str, str], Path] = {}
+    for path, res in result.resources:
+        key = (res.kind, res.namespace, res.name)
+        if key not in seen:
+            seen[key] = path
+        elif seen[key] == path:
+            result.errors.append(
+                f"{path}: {res.kind} {res.namespace}/{res.name} is defined twice in this file: rename one or drop one"
+            )
+        else:
+            result.warnings.append(
+                f"{res.kind} {res.namespace}/{res.name} is defined in {seen[key]} and again in {path}; the last one applies"
+            )
+            seen[key] = path
 
 
 def _documents(path: Path, text: str, errors: list[str]) -> Iterator[Any]:

@@ -277,6 +277,36 @@ def test_hot_update_cycle() -> None:
     assert sim.role("inference").name == name  # not restarted
 
 
+@pytest.mark.parametrize("copied", [True, None])
+def test_hot_update_with_the_inference_worker_ended_completes(copied: bool | None) -> None:
+    """Issue 12 item 4: an inference worker that has ended never reports the update; the
+    deploy completes once the LC has put the model in place (unknown on a runtime that does
+    not say) instead of waiting forever."""
+    obj = job(maxRounds=1)
+    obj["spec"]["deploySpec"]["model"]["hotUpdateEnabled"] = True
+    lc_files: dict[str, bool] = {}
+    sim = Sim(obj, samples=1000, lc_files=lc_files)
+    trained(sim)
+    evaluated(sim, [0.9], [0.1])
+    sim.until("Starting", "Deploy")
+    target = sim.state["deploy"]["target"]
+    w = sim.role("inference")
+    sim.workers[w.name] = w.model_copy(update={"phase": "Succeeded"})
+    lc_files[target] = False  # the LC has not copied it yet: keep waiting
+    sim.step()
+    assert last_condition(sim.obj) == ("Starting", "Deploy")
+    if copied is None:
+        del lc_files[target]
+    else:
+        lc_files[target] = copied
+    sim.step()
+    assert last_condition(sim.obj) == ("Completed", "Deploy")
+    assert sim.obj["status"]["conditions"][-1]["reason"] == "Deployed"
+    assert sim.state["deployedModel"] == "/output/train/1/model.pb"
+    sim.step()
+    assert sim.plan.finished  # maxRounds reached: the job ends instead of waiting forever
+
+
 def test_max_rounds_completes_the_job() -> None:
     sim = Sim(job(maxRounds=1), samples=1000)
     trained(sim)

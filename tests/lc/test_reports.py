@@ -120,6 +120,13 @@ BAD_CASES: list[tuple[str, int, str]] = [
     ("bad_namespace", 422, "namespace"),
     ("bad_sequence_header", 400, "must be an integer"),
     ("sequence_conflict", 400, "differs from body sequence"),
+    # hostile inputs (issue 12, item 10): a 400 with the reason, never a 500 or a poisoned store
+    ("nested_too_deep", 400, "nests deeper than 32 levels"),
+    ("recursion_deep", 400, "nests deeper than 32 levels"),
+    ("nan_literal", 400, "NaN is not a JSON number"),
+    ("infinity_literal", 400, "Infinity is not a JSON number"),
+    ("huge_sequence", 422, "sequence"),
+    ("huge_sequence_header", 400, "must be between 1 and"),
 ]
 
 
@@ -168,6 +175,21 @@ async def test_rejected_and_sink_unchanged(case: str, code: int, reason: str) ->
     elif case == "sequence_conflict":
         body = sedna_body(sequence=3)
         headers = {**headers, "X-Sedna-Report-Seq": "4"}
+    elif case == "nested_too_deep":
+        deep: Any = 1
+        for _ in range(40):
+            deep = [deep]
+        body = sedna_body(ownerInfo={"deep": deep})
+    elif case == "recursion_deep":  # past Python's recursion limit: json.loads itself gives up
+        content = json.dumps(sedna_body()).replace('"ownerInfo": {"round": 1}', '"ownerInfo": {"a": ' + "[" * 1800 + "]" * 1800 + "}").encode()
+    elif case == "nan_literal":
+        content = json.dumps(sedna_body(ownerInfo={"loss": float("nan")})).encode()
+    elif case == "infinity_literal":
+        content = json.dumps(sedna_body(ownerInfo={"loss": float("inf")})).encode()
+    elif case == "huge_sequence":
+        body = sedna_body(sequence=2**63)
+    elif case == "huge_sequence_header":
+        headers = {**headers, "X-Sedna-Report-Seq": str(2**63)}
     if not content:
         content = json.dumps(body).encode()
     async with client(sink, max_body_bytes=4096) as c:

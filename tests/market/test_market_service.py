@@ -120,3 +120,23 @@ def test_knowledgebase_compat_openapi_metrics(server) -> None:
     assert "/api/v1/search" in schema["paths"] and "/knowledgebase/update" in schema["paths"]
     metrics = httpx.get(f"{url}/metrics").text
     assert "market_http_requests_total" in metrics and "market_models" in metrics
+
+
+def test_search_refuses_oversized_or_inconsistent_specs_before_working(server) -> None:
+    """Issue 12 items 2 and 10: /api/v1/search needs no token, so a spec's size is bounded
+    (O(points^2) memory otherwise) and nonsense parameters are a 422, not a 500."""
+    from sedna_market.schemas import MAX_SPEC_POINTS
+
+    url, _ = server
+    n = MAX_SPEC_POINTS + 1
+    cases = {
+        "too many points": {"z": [[0.0]] * n, "beta": [1.0 / n] * n},
+        "weights do not match points": {"z": [[0.0], [1.0]], "beta": [1.0]},
+        "negative gamma": {"z": [[0.0]], "beta": [1.0], "gamma": -1.0},
+        "negative num_points": {"z": [[0.0]], "beta": [1.0], "num_points": -5},
+    }
+    for what, spec in cases.items():
+        r = httpx.post(f"{url}/api/v1/search", json={"stat_spec": spec}, timeout=10)
+        assert r.status_code == 422, (what, r.status_code, r.text[:200])
+    ok = httpx.post(f"{url}/api/v1/search", json={"stat_spec": {"z": [[0.0] * 4], "beta": [1.0]}}, timeout=10)
+    assert ok.status_code == 200, ok.text

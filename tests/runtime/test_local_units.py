@@ -313,3 +313,35 @@ def _binds_without_reuse(port: int) -> bool:
         except OSError:
             return False
         return True
+
+
+def test_secret_values_never_reach_the_launch_line_and_state_is_private(tmp_path: Path) -> None:
+    """Issue 12 item 8: a secretKeyRef substituted into the arguments is blanked out in the
+    worker's log; the state database and the logs are readable by their owner only."""
+    env = [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "s3", "key": "SECRET_ACCESS_KEY"}}}]
+    pod = _pod(env)
+    pod["spec"]["containers"][0]["args"] = ["--token", "$(TOKEN)"]
+    procs = pod_processes(pod, _ctx(tmp_path, secrets={("ns1", "s3"): {"SECRET_ACCESS_KEY": "s3cr3t-v4lue"}}))
+    assert "s3cr3t-v4lue" in procs.main.argv  # the worker gets it...
+    assert "s3cr3t-v4lue" not in procs.redact(" ".join(procs.main.argv))  # ...its log does not
+    assert "--token ******" in procs.redact(" ".join(procs.main.argv))
+
+    from sedna_operator.runtime.local.podenv import PodProcesses, ProcessSpec
+
+    store = Store(tmp_path / "state")
+    secret = PodProcesses(
+        init=[],
+        main=ProcessSpec("c", [sys.executable, "-c", "print('ok')", "s3cr3t-v4lue"], {}, tmp_path),
+        secret_values=frozenset({"s3cr3t-v4lue"}),
+    )
+    runner = Runner(store, lambda _row: secret)
+    row = WorkerRow(name="w1", owner_kind="FederatedLearningJob", owner_namespace="default", owner_name="j",
+                    role="train", pod='{"spec": {"restartPolicy": "Never", "containers": [{"name": "c"}]}}',
+                    phase="Pending")
+    store.add_worker(row)
+    runner.start(row)
+    done = _wait_phase(store, runner, "Succeeded")
+    log = Path(done.log_path).read_text()
+    assert "ok" in log and "s3cr3t-v4lue" not in log
+    assert (store.db_path.stat().st_mode & 0o777) == 0o600
+    assert (store.logs_dir.stat().st_mode & 0o077) == 0

@@ -69,3 +69,16 @@ def test_lc_reporter_reports_counters_when_there_was_activity(fake_lc):
     assert body["ownerInfo"]["inferenceNumber"] == 4 and body["ownerInfo"]["hardExampleNumber"] == 1
     assert body["ownerInfo"]["uploadCloudRatio"] == 0.25
     assert reporter.report_once() is False and "ownerInfo" not in message
+
+
+def test_non_finite_metrics_are_sent_as_null(fake_lc):
+    # a diverged loss is NaN; JSON has no NaN and the LC refuses the literal, so the client
+    # sends null instead of losing the (completion) report
+    from sedna.service.client import LCClient
+
+    body = {"name": "w-1", "namespace": "default", "ownerName": "j", "ownerKind": "incrementallearningjob",
+            "kind": "train", "status": "completed",
+            "results": [{"format": "pkl", "url": "/m", "metrics": {"loss": [float("nan")], "acc": float("inf"), "ok": 0.5}}]}
+    assert LCClient.send(fake_lc.url, "w-1", body) is True
+    got = fake_lc.of_kind("train")[-1]["results"][0]["metrics"]
+    assert got == {"loss": [None], "acc": None, "ok": 0.5}

@@ -16,6 +16,17 @@ from typing import Annotated, Any, ClassVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+
+def shorten(value: Any, limit: int = 80, quote: bool = True) -> str:
+    """``repr(value)`` (``str`` with ``quote=False``) cut to ``limit`` characters, saying how
+    long it was: messages quote what the user wrote without printing (or making a terminal
+    wrap) 100,000 characters."""
+    text = repr(value) if quote else str(value)
+    if len(text) <= limit:
+        return text
+    size = f" ({len(value)} characters)" if isinstance(value, str) else ""
+    return f"{text[: limit - 1]}…{size}"
+
 __all__ = [
     "RunPolicy",
     "DNS1123_SUBDOMAIN",
@@ -123,7 +134,7 @@ class ObjectMeta(BaseModel):
     def _valid_name(cls, value: str | None) -> str | None:
         if value is not None and (len(value) > 253 or not re.match(DNS1123_SUBDOMAIN, value)):
             raise ValueError(
-                f"{value!r} is not a valid resource name: use lower-case letters, digits, '-' and '.', "
+                f"{shorten(value)} is not a valid resource name: use lower-case letters, digits, '-' and '.', "
                 "starting and ending with a letter or digit, at most 253 characters"
             )
         return value

@@ -7,7 +7,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .base import ObjectMeta
+from .base import ObjectMeta, shorten
 from .dataset import DatasetSpec, DatasetStatus, ModelSpec, ModelStatus
 from .federated_learning import FederatedLearningJobSpec, FederatedLearningJobStatus
 from .joint_inference import JointInferenceServiceSpec, JointInferenceServiceStatus
@@ -237,7 +237,8 @@ class FieldError:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}" if self.path else self.message
+        message = self.message if len(self.message) <= 500 else f"{self.message[:499]}…"
+        return f"{self.path}: {message}" if self.path else message
 
 
 class ResourceValidationError(ValueError):
@@ -283,13 +284,17 @@ def parse_resource(obj: dict[str, Any], *, source: str = "") -> Resource[Any, An
         raise ResourceValidationError(source or "document", [FieldError("", "a resource must be a mapping")])
     kind = obj.get("kind")
     name = (obj.get("metadata") or {}).get("name", "<unnamed>") if isinstance(obj.get("metadata"), dict) else "<unnamed>"
-    what = f"{kind}/{name}" + (f" ({source})" if source else "")
+    what = f"{kind if isinstance(kind, str) and len(kind) <= 63 else shorten(kind, 40)}/" + (
+        name if isinstance(name, str) and len(name) <= 253 else shorten(name)
+    ) + (f" ({source})" if source else "")
     api_version = obj.get("apiVersion")
     if api_version != API_VERSION:
-        raise ResourceValidationError(what, [FieldError("apiVersion", f"expected {API_VERSION!r}, got {api_version!r}")])
-    if kind not in KINDS:
         raise ResourceValidationError(
-            what, [FieldError("kind", f"unknown kind {kind!r}; expected one of {', '.join(sorted(KINDS))}")]
+            what, [FieldError("apiVersion", f"expected {API_VERSION!r}, got {shorten(api_version)}")]
+        )
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise ResourceValidationError(
+            what, [FieldError("kind", f"unknown kind {shorten(kind)}; expected one of {', '.join(sorted(KINDS))}")]
         )
     data = dict(obj)
     if data.get("status") is None:

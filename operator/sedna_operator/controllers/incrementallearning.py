@@ -273,6 +273,14 @@ def deploy_running(cy: Cycle, ctype: str) -> Step:
         cy.transit("Failed", "Deploy", "HotUpdateFailed", f"{name} failed to load {request.get('source')}", warning=True)
         return Step(requeue_after=0.0)
     worker = next((w for w in cy.obs.workers if w.name == name and not w.deleting), None)
+    if worker is not None and worker.phase == "Succeeded" and cy.obs.lc_files.get(str(request.get("target"))) is not False:
+        # The inference worker ended on its own (a finite stream) and is not restarted: nobody
+        # will load the update, so waiting for its report would wait forever. The LC has put the
+        # model in place; a later inference worker starts on it.
+        cy.state["deployedModel"] = request.get("source")
+        cy.transit("Completed", "Deploy", "Deployed",
+                   f"{name} has ended; the new model is in place for the next inference worker")
+        return Step(requeue_after=0.0)
     if ctype == "Starting" and worker is not None and worker.phase == "Running":
         if worker.node:
             cy.plan.annotations["sedna.io/Deploy"] = worker.node

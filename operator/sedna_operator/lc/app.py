@@ -4,7 +4,7 @@ Every refused report gets ``{"Status": <code>, "Message": "<why>"}`` (Sedna's re
 shape) and changes nothing: the sink is only called once every check has passed.
 
 Checks, in order: body size (before reading it all: Content-Length, then while streaming)
--> 413; JSON object -> 400; fields (unknown field, ownerKind, kind, status, names) -> 422;
+-> 413; JSON object (no NaN/Infinity, nested at most ``MAX_JSON_DEPTH`` deep) -> 400; fields (unknown field, ownerKind, kind, status, names) -> 422;
 body ``name`` equal to the path -> 400; job token -> 401 (missing) / 403 (wrong, or the
 token of another job); header and body sequence agree -> 400; sequence fresh -> 409; the
 sink stores the report -> 200, or 503 if it could not (the worker retries).
@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from ..controllers.plan import WorkerReport
 from .auth import bearer_token, token_matches
 from .metrics import LCMetrics
-from .models import BodyKeyError, WorkerInfo, normalise_body_keys
+from .models import MAX_SEQUENCE, BodyKeyError, WorkerInfo, normalise_body_keys
 from .replay import ReplayError, SequenceGuard
 from .settings import LCSettings
 from .sinks import ReportSink
@@ -73,11 +73,37 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+#: how deep a report may nest; Sedna's reports nest 4 levels (results -> metrics -> lists)
+MAX_JSON_DEPTH = 32
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (send null or a string)")
+
+
+def _depth(value: Any, limit: int) -> int:
+    """Nesting depth of a parsed JSON value, walked without recursion; stops past ``limit``."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > limit:
+                return deepest
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
 def _parse(raw: bytes) -> WorkerInfo:
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body = json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise Rejected(400, "malformed", f"body nests deeper than {MAX_JSON_DEPTH} levels") from None
+    except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise Rejected(400, "malformed", f"body is not valid JSON: {exc}") from None
+    if _depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise Rejected(400, "malformed", f"body nests deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(body, dict):
         raise Rejected(400, "malformed", f"body must be a JSON object, not {type(body).__name__}")
     try:
@@ -99,8 +125,8 @@ def _sequence_header(request: Request) -> int | None:
         value = int(raw.strip())
     except ValueError:
         raise Rejected(400, "malformed", f"{SEQUENCE_HEADER} must be an integer, got {raw!r}") from None
-    if value < 1:
-        raise Rejected(400, "malformed", f"{SEQUENCE_HEADER} must be >= 1, got {value}")
+    if not 1 <= value <= MAX_SEQUENCE:
+        raise Rejected(400, "malformed", f"{SEQUENCE_HEADER} must be between 1 and {MAX_SEQUENCE}, got {value}")
     return value
 
 

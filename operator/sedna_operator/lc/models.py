@@ -95,6 +95,10 @@ def normalise_body_keys(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: the largest sequence number: stores keep it as a signed 64-bit integer
+MAX_SEQUENCE = 2**63 - 1
+
+
 class WorkerInfo(BaseModel):
     """``POST /sedna/workers/{name}/info`` body, as Sedna's SDK (``report_task_info``) sends it.
 
@@ -112,7 +116,9 @@ class WorkerInfo(BaseModel):
     kind: Literal["train", "eval", "deploy", "inference"]
     status: Literal["ready", "completed", "failed", "running", "waiting"]
     results: list[dict[str, Any]] = Field(default_factory=list)
-    sequence: int | None = Field(default=None, ge=1, description="Extension: per-worker increasing number.")
+    sequence: int | None = Field(
+        default=None, ge=1, le=MAX_SEQUENCE, description="Extension: per-worker increasing number (a signed 64-bit integer)."
+    )
 
     @field_validator("owner_kind")
     @classmethod

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import threading
 import time
@@ -61,6 +62,17 @@ def http_request(url: str, method: str = "POST", timeout: float = 10.0, attempts
             except ValueError:
                 return resp.text
     return None  # pragma: no cover - tenacity reraises
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN/±Infinity float replaced by ``None`` (containers copied)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 class LCClient:
@@ -118,9 +130,13 @@ class LCClient:
         return f"{self.server}/sedna/workers/{worker_name}/info"
 
     def report(self, worker_name: str, message: dict[str, Any]) -> bool:
-        """Queue the report behind any buffered ones and try to deliver all of them in order."""
+        """Queue the report behind any buffered ones and try to deliver all of them in order.
+
+        Non-finite numbers (a diverged loss is NaN) are sent as ``null``: JSON has no NaN, and
+        the LC refuses a body that uses the non-standard literal.
+        """
         with self._lock:
-            self._pending.append((worker_name, message))
+            self._pending.append((worker_name, _finite(message)))
             self._persist()
             delivered = self.flush()
         if not delivered:

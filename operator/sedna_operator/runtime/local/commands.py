@@ -12,6 +12,7 @@ import typer
 import yaml
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 
 from ...api import KINDS, kind_info
 from .session import DEFAULT_DRAIN_SECONDS, RunOptions, StateLocked, run, state_lock
@@ -43,6 +44,11 @@ def _kind(name: str) -> str:
     except KeyError as exc:
         err.print(f"[red]{exc.args[0]}[/]")
         raise typer.Exit(2) from None
+
+
+def _say(line: str) -> None:
+    # lines quote manifest content (kinds, names, paths): never read them as rich markup
+    console.print(escape(line), soft_wrap=True)
 
 
 def run_cmd(
@@ -94,9 +100,9 @@ def run_cmd(
     try:
         if interactive:
             with Live(console=console, refresh_per_second=2, transient=False) as live:
-                outcome = run(options, show, say=console.print)
+                outcome = run(options, show, say=_say)
         else:
-            outcome = run(options, show, say=console.print)
+            outcome = run(options, show, say=_say)
     except StateLocked as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None

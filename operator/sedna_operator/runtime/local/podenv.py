@@ -94,6 +94,14 @@ class PodProcesses:
     directories: list[Path] = field(default_factory=list)
     files: dict[Path, bytes] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    #: values of the namespace's Secrets, to blank out wherever a command line is logged
+    secret_values: frozenset[str] = frozenset()
+
+    def redact(self, text: str) -> str:
+        """``text`` with every Secret value (4 characters or more) replaced by ``******``."""
+        for value in sorted(self.secret_values, key=len, reverse=True):
+            text = text.replace(value, "******")
+        return text
 
 
 @dataclass
@@ -373,7 +381,11 @@ def pod_processes(pod: Mapping[str, Any], ctx: PodContext) -> PodProcesses:
     containers = spec.get("containers") or []
     if not containers:
         raise LocalRuntimeError(f"pod {pod.get('metadata', {}).get('name')} has no containers")
-    out = PodProcesses(init=[], main=ProcessSpec("", [], {}, Path(".")))
+    ns = (pod.get("metadata") or {}).get("namespace") or "default"
+    secrets = frozenset(
+        v for (secret_ns, _), data in ctx.secrets.items() if secret_ns == ns for v in data.values() if len(v) >= 4
+    )
+    out = PodProcesses(init=[], main=ProcessSpec("", [], {}, Path(".")), secret_values=secrets)
     out.init = [_process(pod, c, ctx, out) for c in spec.get("initContainers") or []]
     out.main = _process(pod, containers[0], ctx, out)
     if len(containers) > 1:

@@ -59,8 +59,9 @@ class Runner:
         self.build = build
         self.clock = clock
         self.children: dict[str, subprocess.Popen[bytes]] = {}
-        store.logs_dir.mkdir(parents=True, exist_ok=True)
-        store.pods_dir.mkdir(parents=True, exist_ok=True)
+        # worker logs and pod files may hold what workers print and Secret volumes: owner only
+        store.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        store.pods_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def _exit_file(self, name: str) -> Path:
         return self.store.pods_dir / name / "exit-code"
@@ -90,7 +91,8 @@ class Runner:
             for warning in procs.warnings:
                 log.write(f"[sedna run] warning: {warning}\n".encode())
             for init in procs.init:
-                log.write(f"[sedna run] {now_iso()} init {init.container}: {' '.join(init.argv)}\n".encode())
+                line = procs.redact(" ".join(init.argv))
+                log.write(f"[sedna run] {now_iso()} init {init.container}: {line}\n".encode())
                 log.flush()
                 try:
                     done = subprocess.run(
@@ -110,9 +112,8 @@ class Runner:
                     self._fail(row.name, code, f"init container {init.container} exited with {code}")
                     return
             main = procs.main
-            log.write(
-                f"[sedna run] {now_iso()} start {main.container} in {main.cwd}: {' '.join(main.argv)}\n".encode()
-            )
+            line = procs.redact(" ".join(main.argv))
+            log.write(f"[sedna run] {now_iso()} start {main.container} in {main.cwd}: {line}\n".encode())
             log.flush()
             try:
                 child = subprocess.Popen(

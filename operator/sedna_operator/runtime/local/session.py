@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from ...api.base import shorten
 from ...api.paths import resolve_relative_paths
 from ...manifests import load_files
 from .images import ImageMap, discover_image_files
@@ -144,7 +145,7 @@ def job_outcomes(store: Store, kinds: tuple[str, ...]) -> tuple[list[str], list[
 def apply_files(store: Store, files: list[Path]) -> tuple[list[str], list[str]]:
     """Apply every manifest; returns (messages, errors)."""
     result = load_files(files)
-    messages: list[str] = []
+    messages: list[str] = [f"warning: {w}" for w in result.warnings]
     if result.errors:
         return messages, result.errors
     for path, resource in result.resources:
@@ -156,7 +157,9 @@ def apply_files(store: Store, files: list[Path]) -> tuple[list[str], list[str]]:
             store.put_object(doc)
             messages.append(f"{doc['kind'].lower()}/{(doc.get('metadata') or {}).get('name')} stored")
         elif doc.get("apiVersion"):
-            messages.append(f"skipped {doc.get('kind')} {doc.get('apiVersion')} in {path} (not run locally)")
+            messages.append(
+                f"skipped {shorten(doc.get('kind'), 60, quote=False)} {shorten(doc.get('apiVersion'), 60, quote=False)} in {path} (not run locally)"
+            )
     return messages, []
 
 

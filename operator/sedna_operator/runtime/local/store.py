@@ -10,6 +10,7 @@ second process can read at any time and a ``SIGKILL`` never loses a committed wr
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import os
 import time
@@ -196,6 +197,11 @@ class Store:
         self.state_dir = Path(state_dir).resolve()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.state_dir / DB_FILE
+        # state.db holds Secret objects and the LC's signing key: readable by the owner only
+        # (SQLite gives its -wal/-shm files the database file's mode)
+        with contextlib.suppress(OSError):
+            os.close(os.open(self.db_path, os.O_CREAT | os.O_WRONLY, 0o600))
+            self.db_path.chmod(0o600)
         self.engine: Engine = create_engine(f"sqlite:///{self.db_path}", future=True)
         event.listen(self.engine, "connect", _wal)
         _create_schema(self.engine)
