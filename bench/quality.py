@@ -45,6 +45,8 @@ from typing import Any
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+# the services report to an LC that is not there; say so once, not per report
+os.environ.setdefault("LOG_LEVEL", "ERROR")
 
 
 # ----------------------------------------------------------------------------- data, models
