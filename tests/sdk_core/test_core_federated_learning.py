@@ -689,3 +689,45 @@ def test_mistnet_is_handed_to_plato_when_installed(monkeypatch):
     config = calls["config"]()
     assert calls["served"] and calls["server"]["model"] is est.model
     assert config.clients.per_round == 2 and config.params["model_dir"] == "/model"
+
+
+def test_the_aggregator_refuses_updates_it_cannot_trust(fake_lc):
+    """Issue 12 item 5: NaN weights, wrong shapes, an absurd num_samples and a connection
+    posing as another client are refused (the client is told why) and never aggregated."""
+    from sedna.service.server.aggregation import update_problem
+
+    port = free_port()
+    server = AggregationServer("FedAvg", host="127.0.0.1", http_port=port, exit_round=1, participants_count=2)
+    server.start_background()
+    try:
+        url = f"ws://127.0.0.1:{port}/FedAvg"
+        a = AggregationClient(url=url, client_id="a", ping_timeout=30)
+        b = AggregationClient(url=url, client_id="b", ping_timeout=30)
+        a.send({"num_samples": 10, "weights": [np.ones((2, 3)), np.zeros(3)]}, msg_type="update_weight")
+        bad = [
+            ({"num_samples": 10, "weights": [np.full((2, 3), np.nan), np.zeros(3)]}, "NaN or infinite"),
+            ({"num_samples": 10, "weights": [np.ones((3, 2)), np.zeros(3)]}, "differ from the model's"),
+            ({"num_samples": 10**12, "weights": [np.ones((2, 3)), np.zeros(3)]}, "outside [0, 1000000000]"),
+        ]
+        for update, reason in bad:
+            b.send(update, msg_type="update_weight")
+            refused = b.recv(wait_data_type="update_rejected", timeout=10)
+            assert refused is not None and reason in refused["data"]["reason"]
+        b.client_id = "a"  # the same connection now claims to be client a
+        b.send({"num_samples": 10, "weights": [np.ones((2, 3)), np.zeros(3)]}, msg_type="update_weight")
+        refused = b.recv(wait_data_type="update_rejected", timeout=10)
+        assert refused is not None and "this connection is client 'b'" in refused["data"]["reason"]
+        b.client_id = "b"
+        b.send({"num_samples": 30, "weights": [np.full((2, 3), 5.0), np.ones(3)]}, msg_type="update_weight")
+        result = a.recv(wait_data_type="recv_weight", timeout=10)
+        assert result is not None
+        np.testing.assert_allclose(result["data"]["weights"][0], np.full((2, 3), (10 * 1 + 30 * 5) / 40))
+        assert result["data"]["total_sample"] == 40
+        assert [cid for cid, _ in server.rejected] == ["b", "b", "b", "b"]
+        a.close()
+        b.close()
+    finally:
+        server.stop()
+    assert update_problem("7", [np.zeros(2)], None, 100) is None  # a digit string is a count
+    assert "not an integer" in update_problem(2.5, [np.zeros(2)], None, 100)
+    assert "no weights" in update_problem(1, [], None, 100)

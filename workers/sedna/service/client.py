@@ -364,6 +364,10 @@ class AggregationClient:
                 data = msg.get("data")
                 if isinstance(data, dict) and isinstance(data.get("weights"), list):
                     data["weights"] = weights_from_json(data["weights"])
+            if msg.get("type") == "update_rejected":
+                # the aggregator refused our update (NaN weights, wrong shapes...); the round
+                # goes on without it, and the next aggregated model still arrives
+                LOGGER.warning("the aggregator refused this client's update: %s", (msg.get("data") or {}).get("reason"))
             if wait_data_type is None or msg.get("type") == wait_data_type:
                 return msg
 

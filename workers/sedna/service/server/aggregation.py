@@ -57,6 +57,38 @@ from sedna.service.wire import ENCODING_BINARY, ENCODING_JSON, decode_binary, en
 __all__ = ["AggregationServer", "AggregationServerV2", "RoundRecord"]
 
 DEFAULT_WS_SIZE = 1 << 30
+#: the largest ``num_samples`` one update may claim (env ``AGG_MAX_NUM_SAMPLES``): a client
+#: claiming 10^12 samples would otherwise own the weighted mean
+DEFAULT_MAX_NUM_SAMPLES = 10**9
+
+
+def update_problem(
+    num_samples: Any, weights: list[np.ndarray], reference: list[np.ndarray] | None, max_samples: int
+) -> str | None:
+    """Why an update cannot be aggregated, or None: ``num_samples`` an integer in
+    [0, max_samples]; every weight finite; the shapes those of ``reference`` (the round's
+    first update, else the last aggregated model) when there is one."""
+    try:
+        n = int(num_samples)
+    except (TypeError, ValueError, OverflowError):
+        return f"num_samples {num_samples!r} is not an integer"
+    if n != num_samples and not (isinstance(num_samples, str) and num_samples.strip().isdigit()):
+        return f"num_samples {num_samples!r} is not an integer"
+    if not 0 <= n <= max_samples:
+        return f"num_samples {n} is outside [0, {max_samples}]"
+    if not weights:
+        return "the update has no weights"
+    for i, w in enumerate(weights):
+        if not np.issubdtype(np.asarray(w).dtype, np.number):
+            return f"weights[{i}] is not numeric"
+        if not np.all(np.isfinite(w)):
+            return f"weights[{i}] holds NaN or infinite values"
+    if reference is not None:
+        shapes = [tuple(np.shape(w)) for w in weights]
+        expected = [tuple(np.shape(w)) for w in reference]
+        if shapes != expected:
+            return f"weight shapes {shapes} differ from the model's {expected}"
+    return None
 SEDNA_DEFAULT_PORT = 7363
 
 
@@ -160,6 +192,9 @@ class AggregationServer(BaseServer):
         )
         self.clients: dict[str, _Conn] = {}
         self.current: dict[str, Any] = {}
+        self.max_num_samples = int(Context.get_parameters("AGG_MAX_NUM_SAMPLES", DEFAULT_MAX_NUM_SAMPLES))
+        #: (client id, reason) of every refused update, for the GET route, logs and tests
+        self.rejected: list[tuple[str, str]] = []
         self.round_number = 0
         self.rounds: list[RoundRecord] = []
         self.finished = False
@@ -238,13 +273,31 @@ class AggregationServer(BaseServer):
                     if msg.get("encoding"):
                         await ws.send_text(json.dumps({"type": "subscribe_ack", "encoding": encoding}))
                 elif kind == "update_weight":
-                    cid = str(msg.get("client") or client_id)
-                    if cid not in self.clients:  # a client that never subscribed (allowed by Sedna)
+                    claimed = str(msg.get("client") or client_id or "")
+                    cid = client_id or claimed
+                    # one connection speaks for one client: the id it subscribed with (or, for a
+                    # client that never subscribed, as Sedna allows, the first id it used)
+                    if claimed and claimed != cid:
+                        await self._reject(ws, cid, f"this connection is client {cid!r}, not {claimed!r}")
+                        continue
+                    holder = self.clients.get(cid)
+                    if holder is not None and holder.ws is not ws and holder.connected:
+                        await self._reject(ws, cid, f"client id {cid!r} is in use by another live connection")
+                        continue
+                    if holder is None or holder.ws is not ws:
                         self.clients[cid] = _Conn(ws)
-                    client_id = client_id or cid
+                    client_id = cid
                     data = msg.get("data") or {}
                     if weights is None:
-                        weights = await asyncio.to_thread(weights_from_json, data.get("weights") or [])
+                        try:
+                            weights = await asyncio.to_thread(weights_from_json, data.get("weights") or [])
+                        except (TypeError, ValueError) as err:
+                            await self._reject(ws, cid, f"weights cannot be read: {err}")
+                            continue
+                    problem = update_problem(data.get("num_samples", 0), weights, self._reference(), self.max_num_samples)
+                    if problem is not None:
+                        await self._reject(ws, cid, problem)
+                        continue
                     await self._add_update(cid, int(data.get("num_samples", 0)), weights)
         except WebSocketDisconnect:
             pass
@@ -252,6 +305,21 @@ class AggregationServer(BaseServer):
             if client_id is not None and client_id in self.clients and self.clients[client_id].ws is ws:
                 self.clients[client_id].connected = False
                 await self._maybe_close_round()
+
+    def _reference(self) -> list[np.ndarray] | None:
+        """The shapes an update must have: the round's first update, else the last model."""
+        for update in self.current.values():
+            return list(update.weights)
+        return list(self.rounds[-1].weights) if self.rounds and self.rounds[-1].weights else None
+
+    async def _reject(self, ws: WebSocket, client_id: str | None, reason: str) -> None:
+        """Refuse one update: it is not aggregated and the client is told why."""
+        LOGGER.warning("update of client %s refused: %s", client_id, reason)
+        self.rejected.append((str(client_id), reason))
+        try:
+            await ws.send_text(json.dumps({"type": "update_rejected", "data": {"reason": reason}}))
+        except (RuntimeError, WebSocketDisconnect):
+            pass
 
     # -- rounds ------------------------------------------------------------------------------
     async def _add_update(self, client_id: str, num_samples: int, weights: list[np.ndarray]) -> None:
