@@ -345,3 +345,36 @@ def test_secret_values_never_reach_the_launch_line_and_state_is_private(tmp_path
     assert "ok" in log and "s3cr3t-v4lue" not in log
     assert (store.db_path.stat().st_mode & 0o777) == 0o600
     assert (store.logs_dir.stat().st_mode & 0o077) == 0
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "emptied"])
+def test_a_broken_state_db_is_one_line_with_the_way_out(tmp_path: Path, damage: str) -> None:
+    """Issue 12 item 10: a corrupt state.db gave a 500-line traceback and an emptied one
+    silently restarted every job; both are now one line naming the recovery command."""
+    import subprocess
+
+    from sedna_operator.runtime.local.store import StateCorrupt
+
+    state = tmp_path / "state"
+    store = Store(state)
+    store.logs_dir.mkdir(exist_ok=True)
+    (store.logs_dir / "w1.log").write_text("ran\n")
+    for i in range(200):  # enough pages that a cut lands inside the data
+        store.set_meta(f"k{i}", "v" * 200)
+    store.close()
+    db = state / "state.db"
+    for extra in ("-wal", "-shm"):
+        Path(f"{db}{extra}").unlink(missing_ok=True)
+    data = db.read_bytes()
+    if damage == "garbage":
+        db.write_bytes(b"this is not a database" * 100)
+    elif damage == "truncated":
+        db.write_bytes(data[: len(data) // 2])
+    else:
+        db.write_bytes(b"")
+    with pytest.raises(StateCorrupt, match=r"move it aside \(mv .*state\.db .*state\.db\.broken\)"):
+        Store(state)
+    cli = subprocess.run([sys.executable, "-m", "sedna_operator", "get", "--state-dir", str(state)],
+                         capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 1 and "Traceback" not in cli.stderr
+    assert "state.db.broken" in cli.stderr and len(cli.stderr.strip().splitlines()) <= 4

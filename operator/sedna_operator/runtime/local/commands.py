@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from ...api import KINDS, kind_info
 from .session import DEFAULT_DRAIN_SECONDS, RunOptions, StateLocked, run, state_lock
-from .store import Store, default_state_dir
+from .store import StateCorrupt, Store, default_state_dir
 from .ui import live_view, resource_table, worker_table
 
 __all__ = ["register"]
@@ -35,7 +35,11 @@ def _store(state_dir: Path | None, must_exist: bool = True) -> Store:
     if must_exist and not (path / "state.db").exists():
         err.print(f"[red]no state in {path}[/]: start with `sedna run -f FILE`")
         raise typer.Exit(1)
-    return Store(path)
+    try:
+        return Store(path)
+    except StateCorrupt as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 def _kind(name: str) -> str:
@@ -103,8 +107,8 @@ def run_cmd(
                 outcome = run(options, show, say=_say)
         else:
             outcome = run(options, show, say=_say)
-    except StateLocked as exc:
-        err.print(f"[red]{exc}[/]")
+    except (StateLocked, StateCorrupt) as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
     for error in outcome.errors:
         err.print(f"[red]error:[/] {error}")

@@ -24,13 +24,14 @@ from typing import Any
 
 from sqlalchemy import Boolean, Float, Integer, String, Text, UniqueConstraint, create_engine, event, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from .merge import merge_patch
 
 __all__ = [
     "Store",
+    "StateCorrupt",
     "ResourceRow",
     "WorkerRow",
     "ServiceRow",
@@ -190,13 +191,36 @@ def _create_schema(engine: Engine, attempts: int = 5) -> None:
             time.sleep(0.05 * (attempt + 1))
 
 
+class StateCorrupt(RuntimeError):
+    """The state database cannot be used; the message says how to start over."""
+
+
+def _unusable(db_path: Path, why: str) -> StateCorrupt:
+    return StateCorrupt(
+        f"{db_path} {why}; to start over, move it aside (mv {db_path} {db_path}.broken) and run "
+        "`sedna run` again: every job then starts from the beginning"
+    )
+
+
 class Store:
-    """Typed access to the state directory's database. Methods open one short transaction each."""
+    """Typed access to the state directory's database. Methods open one short transaction each.
+
+    Raises :class:`StateCorrupt` (one line, with the recovery command) for a database that is
+    not SQLite, is damaged, or was emptied after runs (a truncated file would otherwise look
+    new, and every job would silently start again).
+    """
 
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = Path(state_dir).resolve()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.state_dir / DB_FILE
+        if (
+            self.db_path.exists()
+            and self.db_path.stat().st_size == 0
+            and self.logs_dir.is_dir()
+            and any(self.logs_dir.iterdir())
+        ):
+            raise _unusable(self.db_path, "is empty although this state directory has run workers")
         # state.db holds Secret objects and the LC's signing key: readable by the owner only
         # (SQLite gives its -wal/-shm files the database file's mode)
         with contextlib.suppress(OSError):
@@ -204,7 +228,18 @@ class Store:
             self.db_path.chmod(0o600)
         self.engine: Engine = create_engine(f"sqlite:///{self.db_path}", future=True)
         event.listen(self.engine, "connect", _wal)
-        _create_schema(self.engine)
+        try:
+            _create_schema(self.engine)
+            with self.engine.connect() as conn:
+                verdict = conn.exec_driver_sql("PRAGMA quick_check(1)").scalar()
+        except DatabaseError as exc:
+            if isinstance(exc, OperationalError) and "locked" in str(exc):
+                raise
+            self.engine.dispose()
+            raise _unusable(self.db_path, f"is not a usable database ({exc.orig})") from None
+        if verdict != "ok":
+            self.engine.dispose()
+            raise _unusable(self.db_path, f"is damaged ({verdict})")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
