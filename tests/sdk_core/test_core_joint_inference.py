@@ -218,6 +218,48 @@ def test_dynamic_batching_gives_identical_results(tmp_path, monkeypatch):
     assert [len(r) for r in results[True]] == [len(c) for c in chunks]
 
 
+def test_bad_inputs_are_refused_alone_and_big_bodies_before_reading(tmp_path, monkeypatch):
+    """Issue 12 item 10: a wrongly shaped input is a 422 that names only the error's type (not
+    the model's internals) and, batched with good requests, fails only itself; a body over
+    max_buffer_size is a 413."""
+    x, _ = load_digits_xy()
+    svc, port = _serve(tmp_path, monkeypatch, batching=True)
+    try:
+        url = f"http://127.0.0.1:{port}/batchsvc/predict"
+        out: dict[str, httpx.Response] = {}
+
+        def call(key: str, data: list) -> None:
+            with httpx.Client(timeout=30) as c:
+                out[key] = c.post(url, json={"data": data})
+
+        bodies = {"good0": x[:2].tolist(), "bad": [[0.5] * 7, [0.5] * 7], "good1": x[2:5].tolist()}
+        threads = [threading.Thread(target=call, args=item) for item in bodies.items()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert out["bad"].status_code == 422, out["bad"].text
+        detail = out["bad"].json()["detail"]
+        assert detail.startswith("the model could not infer this input (ValueError)") and "matmul" not in detail
+        assert out["good0"].status_code == 200 and len(out["good0"].json()["result"]) == 2
+        assert out["good1"].status_code == 200 and len(out["good1"].json()["result"]) == 3
+        # a declared body over Sedna's 100 MiB max_buffer_size: refused before a byte is read
+        import socket
+
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"POST /batchsvc/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 104857601\r\n\r\n")
+            reply = b""
+            while b"max_buffer_size" not in reply:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 413") and b"max_buffer_size" in reply
+    finally:
+        svc.stop()
+
+
 # -- Sedna-release calling conventions (tests/compat runs them end to end) ----------------------
 
 

@@ -12,7 +12,13 @@ With dynamic batching on, concurrent requests whose ``data`` is a list of sample
 and coalesced (up to ``max_batch_size`` samples, waiting at most ``max_wait_ms`` after the
 first one) into one ``model.inference`` call whose result is split back per request; the model
 is therefore called with exactly the samples the requests sent, and each request gets the
-same result it would have got alone (for a model that predicts samples independently).
+same result it would have got alone (for a model that predicts samples independently). If a
+merged call fails, each request is tried alone, so one bad request fails only itself.
+
+Errors: a body larger than ``max_buffer_size`` (Sedna's 100 MiB) is a 413 before it is read;
+an input the model cannot take (it raises ``ValueError``/``TypeError``/``IndexError``/
+``KeyError``) is a 422 and any other model failure a 500, both naming only the exception's
+type: its text, which may show the model's internals, goes to the service log.
 """
 
 from __future__ import annotations
@@ -113,22 +119,60 @@ class DynamicBatcher:
         self.batch_sizes.append(len(merged))
         try:
             result = await loop.run_in_executor(None, self.fn, merged)
-            if len(items) > 1 and (not hasattr(result, "__len__") or len(result) != len(merged)):
-                # the model does not return one result per sample: fall back to one call each
-                results = [await loop.run_in_executor(None, self.fn, s) for s, _ in items]
-            else:
-                results, start = [], 0
-                for samples, _ in items:
-                    results.append(result[start : start + len(samples)] if len(items) > 1 else result)
-                    start += len(samples)
         except Exception as err:
-            for _, fut in items:
-                if not fut.done():
-                    fut.set_exception(err)
+            if len(items) == 1:
+                _settle(items[0][1], error=err)
+                return
+            # one bad request must not fail the others it was batched with: each alone
+            await self._one_by_one(loop, items)
             return
-        for (_, fut), res in zip(items, results, strict=True):
-            if not fut.done():
-                fut.set_result(res)
+        if len(items) > 1 and (not hasattr(result, "__len__") or len(result) != len(merged)):
+            # the model does not return one result per sample: fall back to one call each
+            await self._one_by_one(loop, items)
+            return
+        start = 0
+        for samples, fut in items:
+            _settle(fut, result=result[start : start + len(samples)] if len(items) > 1 else result)
+            start += len(samples)
+
+    async def _one_by_one(self, loop: asyncio.AbstractEventLoop, items: list[tuple[list[Any], asyncio.Future[Any]]]) -> None:
+        for samples, fut in items:
+            try:
+                _settle(fut, result=await loop.run_in_executor(None, self.fn, samples))
+            except Exception as err:
+                _settle(fut, error=err)
+
+
+def _settle(fut: asyncio.Future[Any], result: Any = None, error: BaseException | None = None) -> None:
+    if fut.done():
+        return
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(result)
+
+
+#: Sedna's default request limit (100 MiB)
+DEFAULT_MAX_BUFFER_SIZE = 104857600
+
+
+class _BodyLimit:
+    """Refuse a request whose declared body exceeds ``limit`` bytes with 413, before reading it."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+            if declared.isdigit() and int(declared) > self.limit:
+                response = JSONResponse(
+                    {"detail": f"request body of {int(declared)} bytes exceeds max_buffer_size ({self.limit})"},
+                    status_code=413,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class InferenceServer(BaseServer):
@@ -144,7 +188,7 @@ class InferenceServer(BaseServer):
         servername: str,
         host: str = "127.0.0.1",
         http_port: int = 8080,
-        max_buffer_size: int = 1004857600,
+        max_buffer_size: int = DEFAULT_MAX_BUFFER_SIZE,
         workers: int = 1,
         batching: bool = False,
         max_batch_size: int = 32,
@@ -186,6 +230,7 @@ class InferenceServer(BaseServer):
                 await self.batcher.stop()
 
         app = FastAPI(title=f"sedna inference {self.server_name}", lifespan=lifespan)
+        app.add_middleware(_BodyLimit, limit=self.max_buffer_size)
         name = self.server_name
 
         @app.get(f"/{name}")
@@ -205,10 +250,20 @@ class InferenceServer(BaseServer):
                     result = await self.batcher.submit(data)
                 else:
                     result = await asyncio.get_running_loop().run_in_executor(None, self._call_model, data, callback)
+            except (ValueError, TypeError, IndexError, KeyError) as err:
+                # the model could not take this input (wrong shape, wrong type): the caller's
+                # error; the details (which may show the model's internals) stay in the log
+                self.m_requests.labels("rejected").inc()
+                LOGGER.warning("input refused by the model: %s: %s", type(err).__name__, err)
+                raise HTTPException(
+                    status_code=422, detail=f"the model could not infer this input ({type(err).__name__}); see the service log"
+                ) from None
             except Exception as err:
                 self.m_requests.labels("error").inc()
-                LOGGER.error("inference failed: %s", err)
-                raise HTTPException(status_code=500, detail=f"inference failed: {err}") from err
+                LOGGER.error("inference failed: %s: %s", type(err).__name__, err)
+                raise HTTPException(
+                    status_code=500, detail=f"inference failed ({type(err).__name__}); see the service log"
+                ) from None
             self.m_requests.labels("ok").inc()
             self.m_latency.observe(time.perf_counter() - started)
             return JSONResponse({"result": to_jsonable(result)})
