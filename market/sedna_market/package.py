@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from .spec.rkme import COMPATIBLE_TYPES, RKMETableSpec
 from .spec.semantic import SemanticSpec
@@ -37,6 +37,39 @@ class ModelConfig(BaseModel):
     class_name: str = "Model"
     module_path: str = "__init__.py"
     kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class StatSpecEntry(BaseModel):
+    """One ``stat_specifications`` entry of ``learnware.yaml``."""
+
+    module_path: str | None = None
+    class_name: str = "RKMETableSpecification"
+    file_name: str = "stat_spec.json"
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class LearnwareYaml(BaseModel):
+    """``learnware.yaml`` as learnware writes it; wrongly typed fields are a PackageError
+    naming the field, not a 500."""
+
+    name: str | None = None
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    stat_specifications: list[StatSpecEntry] = Field(
+        default_factory=lambda: [StatSpecEntry()], description="default: one RKME table spec"
+    )
+
+    @classmethod
+    def parse(cls, cfg: Any) -> LearnwareYaml:
+        if not isinstance(cfg, dict):
+            raise PackageError(f"{YAML_FILE} must be a mapping")
+        cfg = {k: v for k, v in cfg.items() if v is not None}
+        try:
+            return cls.model_validate(cfg)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()[:5]
+            )
+            raise PackageError(f"{YAML_FILE} is invalid: {problems}") from None
 
 
 class PackageInfo(BaseModel):
@@ -96,23 +129,25 @@ def read_package(root: Path) -> tuple[Path, PackageInfo]:
         cfg = yaml.safe_load(yaml_path.read_text()) or {}
     except yaml.YAMLError as exc:
         raise PackageError(f"{YAML_FILE} is not valid YAML: {exc}") from exc
-    if not isinstance(cfg, dict):
-        raise PackageError(f"{YAML_FILE} must be a mapping")
-    model = ModelConfig.model_validate(cfg.get("model") or {})
+    parsed = LearnwareYaml.parse(cfg)
+    model = parsed.model
     if PurePosixPath(model.module_path).is_absolute() or ".." in PurePosixPath(model.module_path).parts:
         raise PackageError("model.module_path must stay inside the package")
     if not (root / model.module_path).exists():
         raise PackageError(f"model module {model.module_path!r} not found in package")
-    entries = cfg.get("stat_specifications") or [
-        {"class_name": "RKMETableSpecification", "file_name": "stat_spec.json"}
-    ]
     spec: RKMETableSpec | None = None
-    for entry in entries:
-        if entry.get("class_name") not in COMPATIBLE_TYPES:
+    for entry in parsed.stat_specifications or [StatSpecEntry()]:
+        if entry.class_name not in COMPATIBLE_TYPES:
             continue
-        fname = str(entry.get("file_name", "stat_spec.json"))
+        fname = entry.file_name
         path = root / fname
-        if ".." in PurePosixPath(fname).parts or not path.exists():
+        if (
+            PurePosixPath(fname).is_absolute()
+            or ".." in PurePosixPath(fname).parts
+            or not path.resolve().is_relative_to(root.resolve())
+        ):
+            raise PackageError(f"statistical specification file {fname!r} must be a path inside the package")
+        if not path.is_file():
             raise PackageError(f"statistical specification file {fname!r} not found in package")
         try:
             spec = RKMETableSpec.from_json(path.read_text())
@@ -127,7 +162,7 @@ def read_package(root: Path) -> tuple[Path, PackageInfo]:
             semantic = SemanticSpec.from_dict(json.loads(sem_path.read_text()))
         except (ValueError, TypeError) as exc:
             raise PackageError(f"{SEMANTIC_FILE} is invalid: {exc}") from exc
-    return root, PackageInfo(name=cfg.get("name"), model=model, stat_spec=spec, semantic_spec=semantic)
+    return root, PackageInfo(name=parsed.name, model=model, stat_spec=spec, semantic_spec=semantic)
 
 
 _PICKLE_INIT = '''"""Generated wrapper around a pickled estimator."""

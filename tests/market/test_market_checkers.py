@@ -93,3 +93,28 @@ def test_dimension_mismatch_is_invalid(make_package, semantic) -> None:
 def test_regression_checks_width(make_package, semantic) -> None:
     res = run_check(make_package, semantic, "good", task="Regression", n_classes=2)
     assert res.status == CheckStatus.INVALID and "regression output width" in res.reason
+
+
+@pytest.mark.parametrize(
+    ("yaml_cfg", "message"),
+    [
+        # issue 12 item 10: wrongly typed learnware.yaml fields were a 500
+        ({"model": ["Model"]}, "learnware.yaml is invalid: model"),
+        ({"model": {"class_name": "Model", "kwargs": "x"}}, "model.kwargs"),
+        ({"name": {"a": 1}}, "learnware.yaml is invalid: name"),
+        ({"stat_specifications": "stat_spec.json"}, "stat_specifications"),
+        ({"stat_specifications": [["RKMETableSpecification"]]}, "stat_specifications.0"),
+        # issue 12 item 6: a spec file_name naming a server file
+        ({"stat_specifications": [{"class_name": "RKMETableSpecification", "file_name": "/etc/hostname"}]},
+         "must be a path inside the package"),
+        ({"stat_specifications": [{"class_name": "RKMETableSpecification", "file_name": "../../x.json"}]},
+         "must be a path inside the package"),
+    ],
+)
+def test_bad_learnware_yaml_is_a_package_error(make_package, yaml_cfg, message) -> None:
+    from sedna_market.package import PackageError
+
+    with tempfile.TemporaryDirectory() as tmp:
+        safe_extract(make_package("good", yaml_cfg=yaml_cfg), Path(tmp))
+        with pytest.raises(PackageError, match=message.replace(".", r"\.").replace("[", r"\[")):
+            read_package(Path(tmp))
