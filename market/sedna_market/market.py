@@ -68,6 +68,23 @@ class Market:
         self._pool = ThreadPoolExecutor(max_workers=check_workers, thread_name_prefix="market-check")
         self._pending: dict[str, Future[CheckResult]] = {}
         self._pending_lock = threading.Lock()
+        if run_stat_check:
+            self.resume_pending_checks()
+
+    def resume_pending_checks(self) -> list[str]:
+        """Check again every model whose check was still pending when the market stopped (a
+        crash or a restart mid-check left it so for good); returns their ids."""
+        resumed = [rec.id for rec in self.organizer.list() if rec.check_state == PENDING]
+        for mid in resumed:
+            log.info("resuming the interrupted check of %s", mid)
+            self._start_check(mid)
+        return resumed
+
+    def _start_check(self, mid: str) -> Future[CheckResult]:
+        fut = self._pool.submit(self._check, mid)
+        with self._pending_lock:
+            self._pending[mid] = fut
+        return fut
 
     @classmethod
     def open(cls, db_url: str, storage_dir: str | Path, **kwargs: Any) -> Market:
@@ -108,9 +125,7 @@ class Market:
         if not self.run_stat_check:
             return self.organizer.update(mid, status=CheckStatus.NONUSABLE, check_state=DONE,
                                          reason="semantic spec ok; statistical check skipped")
-        fut = self._pool.submit(self._check, mid)
-        with self._pending_lock:
-            self._pending[mid] = fut
+        fut = self._start_check(mid)
         if wait:
             fut.result()
         rec = self.organizer.get(mid)

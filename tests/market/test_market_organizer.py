@@ -99,3 +99,20 @@ def test_concurrent_submissions_and_searches(tmp_path, db_url, make_package, sem
     assert len(set(ids)) == 24
     assert len(Organizer(db_url, tmp_path / "store")) == 24
     assert len(org.index()) == 24
+
+
+def test_a_check_left_pending_by_a_crash_runs_at_the_next_start(tmp_path, db_url, make_package, semantic) -> None:
+    """Issue 12 item 10: a market stopped mid-check (crash, restart) left the model pending for
+    good; the next market checks it again."""
+    from sedna_market.organizer import PENDING
+
+    org = Organizer(db_url, tmp_path / "store")
+    quiet = Market(org, run_stat_check=False)
+    info, sem = quiet.validate(make_package("good"), semantic())
+    mid = org.add(make_package("good"), sem, info.stat_spec, CheckStatus.NONUSABLE, PENDING, "check pending")
+    quiet.close()  # the state a crash mid-check leaves behind
+    m = Market(Organizer(db_url, tmp_path / "store"))
+    rec = m.wait_checked(mid, timeout=60)
+    assert rec is not None and rec.check_state == "done" and rec.status == CheckStatus.USABLE
+    assert m.resume_pending_checks() == []  # nothing left pending
+    m.close()
