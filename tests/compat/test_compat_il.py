@@ -46,11 +46,9 @@ DATA = REPO / "examples" / "incremental_learning"
 _PASS = re.compile(r"accuracy (?P<accuracy>[\d.]+), hard examples (?P<hard>[\d.]+)")
 
 
-
 def _stream_images() -> np.ndarray:
     rows = [line.split() for line in (DATA / "data" / "stream.txt").read_text().splitlines() if line.strip()]
     return load_digits().data[[int(r[0]) for r in rows]] / 16.0
-
 
 
 #: the share of the stream each scenario's hard example mining flags (head: Random, checked apart)

@@ -40,14 +40,12 @@ pytestmark = pytest.mark.slow
 DATA = REPO / "examples" / "joint_inference"
 
 
-
 def _stream() -> tuple[np.ndarray, np.ndarray]:
     """(little-model probabilities, labels) of the stream the edge worker infers."""
     rows = [line.split() for line in (DATA / "data" / "stream.txt").read_text().splitlines() if line.strip()]
     index, labels = np.array([int(r[0]) for r in rows]), np.array([int(r[1]) for r in rows])
     images = load_digits().data / 16.0
     return probabilities(DATA / "model" / "little.json", images[index]), labels
-
 
 
 #: the stream samples each scenario's hard example mining sends to the cloud
