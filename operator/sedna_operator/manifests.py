@@ -38,7 +38,10 @@ def load_files(paths: list[Path]) -> LoadResult:
             continue
         for doc in _documents(path, text, result.errors):
             api_version = doc.get("apiVersion") if isinstance(doc, dict) else None
-            if isinstance(api_version, str) and api_version.split("/")[0] != "sedna.io":
+            # no apiVersion (a model's JSON file beside the manifests) or another group's: not ours
+            if isinstance(doc, dict) and (
+                api_version is None or (isinstance(api_version, str) and api_version.split("/")[0] != "sedna.io")
+            ):
                 result.foreign.append((path, doc))
                 continue
             try:

@@ -82,3 +82,12 @@ def test_markup_in_a_foreign_kind_is_printed_as_text(tmp_path: Path) -> None:
     path.write_text("apiVersion: v1\nkind: '[bold red]Boom'\nmetadata: {name: x}\n")
     result = runner.invoke(app, ["validate", str(path)], env={"COLUMNS": "200"})
     assert "skipped [bold red]Boom v1" in result.output
+
+
+def test_files_without_an_api_version_beside_the_manifests_are_not_resources(tmp_path: Path) -> None:
+    # an example directory holds model JSON files next to its manifest
+    (tmp_path / "model.json").write_text('{"layers": [[1, 2], [3]]}')
+    (tmp_path / "ds.yaml").write_text(DATASET.format(name="d", url="x.txt"))
+    result = load_files([tmp_path])
+    assert result.errors == [] and [r.name for _, r in result.resources] == ["d"]
+    assert [doc for _, doc in result.foreign] == [{"layers": [[1, 2], [3]]}]
