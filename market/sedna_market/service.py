@@ -70,6 +70,11 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes:
     return data
 
 
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: POST routes anyone may call: they read, they do not write
+_PUBLIC_POSTS = frozenset({"/api/v1/search", "/knowledgebase/query"})
+
+
 def create_app(settings: MarketSettings | None = None) -> FastAPI:
     """Build the FastAPI app over a fresh :class:`Market` described by ``settings``."""
     settings = settings or MarketSettings()
@@ -101,12 +106,28 @@ def create_app(settings: MarketSettings | None = None) -> FastAPI:
         if cred is None or not hmac.compare_digest(cred.credentials.encode(), settings.api_token.encode()):
             raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
 
+    def _token_ok(header: str | None) -> bool:
+        if settings.api_token is None:
+            return True
+        scheme, _, token = (header or "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), settings.api_token.encode())
+
     @app.middleware("http")
     async def _measure(request: Request, call_next: Callable[[Request], Any]) -> Response:
         # reject oversized bodies before they are parsed, when the client declares the length
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > settings.max_upload_bytes + 64 * 1024:
             return JSONResponse({"detail": f"upload larger than the limit of {settings.max_upload_bytes} bytes"}, 413)
+        # FastAPI reads (and spools) a multipart upload before it runs the route's token
+        # dependency: writes are authenticated here, before a byte of the body is read
+        if (
+            request.method in _WRITE_METHODS
+            and request.url.path not in _PUBLIC_POSTS
+            and not _token_ok(request.headers.get("authorization"))
+        ):
+            return JSONResponse(
+                {"detail": "missing or wrong bearer token"}, 401, headers={"WWW-Authenticate": "Bearer"}
+            )
         start = time.perf_counter()
         response: Response = await call_next(request)
         route = request.scope.get("route")

@@ -140,3 +140,24 @@ def test_search_refuses_oversized_or_inconsistent_specs_before_working(server) -
         assert r.status_code == 422, (what, r.status_code, r.text[:200])
     ok = httpx.post(f"{url}/api/v1/search", json={"stat_spec": {"z": [[0.0] * 4], "beta": [1.0]}}, timeout=10)
     assert ok.status_code == 200, ok.text
+
+
+def test_writes_are_refused_before_the_upload_is_read(server) -> None:
+    """Issue 12 item 6: FastAPI spools a multipart upload before the route's token check; the
+    market answers 401 on the headers alone, without waiting for (or storing) the body."""
+    url, tmp = server
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(b"POST /api/v1/learnwares HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 150000\r\n\r\n--b\r\n")
+        reply = b""
+        while b"bearer token" not in reply:
+            chunk = sock.recv(4096)  # times out (the test fails) if the server waits for the body
+            if not chunk:
+                break
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 401") and b"missing or wrong bearer token" in reply
+    wrong = httpx.delete(f"{url}/api/v1/learnwares/x", headers={"Authorization": "Bearer nope"}, timeout=5)
+    assert wrong.status_code == 401
+    # reads stay public
+    assert httpx.post(f"{url}/api/v1/search", json={"semantic_spec": None}, timeout=5).status_code == 200
