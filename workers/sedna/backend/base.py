@@ -18,7 +18,7 @@ from sedna.common.file_ops import FileOps
 from sedna.common.log import get_logger
 from sedna.common.utils import filter_kwargs, get_file_format
 
-__all__ = ["BackendBase", "EstimatorInterfaceError"]
+__all__ = ["BackendBase", "EstimatorInterfaceError", "call_load"]
 
 LOG = get_logger("backend")
 
@@ -28,6 +28,20 @@ class EstimatorInterfaceError(TypeError):
 
 
 _POSTFIX = {"pytorch": ".pth", "keras": ".pb", "tensorflow": ".pb", "mindspore": ".ckpt"}
+
+
+def call_load(load: Any, model_path: str | None) -> Any:
+    """An estimator's ``load`` called as Sedna calls it: ``load(model_url=path)`` when it names
+    that parameter, else ``load(path)``; ``load()`` when there is no path."""
+    if not model_path:
+        return load()
+    try:
+        params = inspect.signature(load).parameters
+    except (TypeError, ValueError):
+        params = {}  # type: ignore[assignment]
+    if "model_url" in params:
+        return load(model_url=model_path)
+    return load(model_path)
 
 
 class BackendBase:
@@ -179,13 +193,7 @@ class BackendBase:
         if not os.path.exists(model_path):
             LOG.warning("nothing loaded: %s does not exist", model_path)
             return None
-        try:
-            params = inspect.signature(load).parameters
-        except (TypeError, ValueError):
-            params = {}  # type: ignore[assignment]
-        if "model_url" in params:
-            return load(model_url=model_path)
-        return load(model_path)
+        return call_load(load, model_path)
 
     def model_info(self, model: str, relpath: str | None = None, result: Any = None) -> list[dict[str, Any]]:
         """Sedna's report of a saved model: ``[{"format", "url", "metrics"}]``.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import inspect
 import os
 import socket
 import threading
@@ -14,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from sedna.backend.base import call_load
 from sedna.core.base import JobBase, K8sResourceKind, resolve_callback
 from sedna.service.client import ModelClient
+from sedna.service.lc_reporter import LCReporter
 from sedna.service.server.inference import InferenceServer
 
 __all__ = [
@@ -108,16 +109,7 @@ def load_model(job: JobBase, path: str | None) -> bool:
     load = getattr(est, "load", None)
     if not callable(load):
         return False
-    try:
-        params = inspect.signature(load).parameters
-    except (TypeError, ValueError):
-        params = {}  # type: ignore[assignment]
-    if not path:
-        load()
-    elif "model_url" in params:
-        load(model_url=path)
-    else:
-        load(path)
+    call_load(load, path)
     if hasattr(backend, "has_load"):
         backend.has_load = True
     return True
@@ -153,66 +145,32 @@ class CloudBreaker:
         return was_open
 
 
-class InferenceReporter(threading.Thread):
-    """Every ``LC_PERIOD`` seconds, reports inference counters when there was new activity."""
+class InferenceReporter(LCReporter):
+    """Sedna's ``LCReporter`` for one JointInference: it reports through the job (so the
+    report names the worker, job and kind) every ``LC_PERIOD`` seconds with new activity, and
+    also counts hard examples the cloud could not answer (``cloudFailureNumber``)."""
 
     def __init__(self, job: JobBase, period: float) -> None:
-        super().__init__(name="ji-lc-reporter", daemon=True)
+        super().__init__(job.lc_server, {}, period)
+        self.name = "ji-lc-reporter"
         self.job = job
-        self.period = period
-        self.lock = threading.Lock()
-        self.start_time = time.time()
-        self.inference_number = 0
-        self.hard_example_number = 0
         self.cloud_failure_number = 0
-        self._last_reported = 0
-        self.stop_event = threading.Event()
         _flush_at_exit(self)
-
-    def update_for_edge_inference(self) -> None:
-        with self.lock:
-            self.inference_number += 1
-
-    def update_for_collaboration_inference(self) -> None:
-        with self.lock:
-            self.hard_example_number += 1
 
     def update_for_cloud_failure(self) -> None:
         with self.lock:
             self.cloud_failure_number += 1
 
     def owner_info(self) -> dict[str, Any]:
+        info = super().owner_info()
         with self.lock:
-            ratio = self.hard_example_number / self.inference_number if self.inference_number else 0.0
-            return {
-                "startTime": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.start_time)),
-                "updateTime": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime()),
-                "inferenceNumber": self.inference_number,
-                "hardExampleNumber": self.hard_example_number,
-                "uploadCloudRatio": ratio,
-                # our addition: hard examples the cloud could not answer (edge result served)
-                "cloudFailureNumber": self.cloud_failure_number,
-            }
+            # our addition: hard examples the cloud could not answer (edge result served)
+            info["cloudFailureNumber"] = self.cloud_failure_number
+        return info
 
-    def report_once(self, force: bool = False) -> bool:
-        """Report when something happened since the last report (or ``force``)."""
-        with self.lock:
-            current = self.inference_number
-        if current == self._last_reported and not force:
-            return False
-        self._last_reported = current
+    def send(self) -> bool:
         self.job.report_task_info(self.owner_info(), "running", kind="inference")
         return True
-
-    def run(self) -> None:
-        while not self.stop_event.wait(self.period):
-            try:
-                self.report_once()
-            except Exception as err:
-                self.job.log.error("inference report failed: %s", err)
-
-    def stop(self) -> None:
-        self.stop_event.set()
 
     def flush(self) -> bool:
         """The last report of a worker that ends: the counts of its last period (a finite stream
@@ -323,6 +281,12 @@ class JointInference(JobBase):
             return False
         return bool(self.hard_example_mining_algorithm(result))
 
+    def _count(self, is_hard: bool) -> None:
+        if is_hard:
+            self.lc_reporter.update_for_collaboration_inference()
+        else:
+            self.lc_reporter.update_for_edge_inference()
+
     def inference(self, data: Any = None, post_process: Any = None, **kwargs: Any) -> list[Any]:
         """Infer ``data``; returns ``[is_hard_example, result, edge_result, cloud_result]``.
 
@@ -334,15 +298,14 @@ class JointInference(JobBase):
         self._ensure_loaded()
         callback = resolve_callback(post_process)
         estimator = self.estimator  # one read: a hot update swaps the attribute atomically
-        self.lc_reporter.update_for_edge_inference()
         cloud_result = None
         edge_result = None
         res: Any = None
         if self.mining_mode == MINING_THEN_INFERENCE:
             is_hard = self._is_hard(data)
+            self._count(is_hard)
             if is_hard:
                 ok, cloud_result = self._cloud_inference(data, **kwargs)
-                self.lc_reporter.update_for_collaboration_inference()
                 if ok:
                     res = cloud_result
             if res is None:
@@ -357,9 +320,9 @@ class JointInference(JobBase):
         if callback:
             res = callback(res)
         is_hard = self._is_hard(res)
+        self._count(is_hard)
         if is_hard:
             ok, cloud_result = self._cloud_inference(data, **kwargs)
-            self.lc_reporter.update_for_collaboration_inference()
             if ok:
                 res = cloud_result
         return [is_hard, res, edge_result, cloud_result]

@@ -23,14 +23,13 @@ every sample to the first task).
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sedna.algorithms.multi_task_learning import MINING_TO_ALLOCATION
 from sedna.common.class_factory import ClassFactory, ClassType
-from sedna.common.utils import parse_param
+from sedna.common.utils import filter_kwargs, parse_param
 
 __all__ = [
     "STEPS",
@@ -184,16 +183,6 @@ def _lookup(type_name: str, method: str) -> Any:
     return ClassFactory.get_cls(type_name, method)  # raises, naming the registered aliases
 
 
-def _accepted(cls: Any, extra: dict[str, Any]) -> dict[str, Any]:
-    try:
-        params = inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return dict(extra)
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return dict(extra)
-    return {k: v for k, v in extra.items() if k in params}
-
-
 def build_step(type_name: str, spec: MethodSpec, **extra: Any) -> Any:
     """The callable of one step: a class (by alias or given) built with its params plus the
     ``extra`` arguments its constructor accepts (params win); a plain function is used as is,
@@ -203,5 +192,5 @@ def build_step(type_name: str, spec: MethodSpec, **extra: Any) -> Any:
         raise ValueError(f"no {type_name} method given")
     if not isinstance(method, type):
         return functools.partial(method, **spec.param) if spec.param else method
-    params = {**_accepted(method, extra), **spec.param}
+    params = {**filter_kwargs(method, extra), **spec.param}
     return method(**params)
