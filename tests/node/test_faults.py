@@ -54,8 +54,15 @@ def test_deleted_worker_pod_is_recreated_and_the_job_completes(e2e: E2E) -> None
     inference = _pods(e2e, ns, "incrementallearningjob", "inference")
     # A new pod (its name is the same: worker names are deterministic per attempt).
     assert len(inference) == 1 and inference[0]["metadata"]["uid"] != first["metadata"]["uid"]
-    log = e2e.kubectl("-n", ns, "logs", inference[0]["metadata"]["name"]).stdout
-    assert "serving the hot-updated model" in log  # the replacement got the new model
+    name = inference[0]["metadata"]["name"]
+
+    def hot_updated() -> str | None:
+        # HotUpdated is set when the LC repoints model_config.json; the worker swaps the model on
+        # its next poll and prints after one more pass, so the line follows a few seconds later.
+        log = e2e.kubectl("-n", ns, "logs", name).stdout
+        return log if "serving the hot-updated model" in log else None
+
+    e2e.wait("the replacement inference worker to serve the new model", hot_updated, 120, dump_ns=ns)
     e2e.kubectl("delete", "namespace", ns, "--wait=false")
 
 
