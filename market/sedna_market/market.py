@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import threading
@@ -14,10 +13,11 @@ from .checkers.sandbox import SandboxLimits
 from .checkers.semantic_checker import check_semantic_spec
 from .checkers.stat_checker import check_statistical, spec_errors
 from .organizer import DONE, PENDING, Organizer, Record
-from .package import PackageError, PackageInfo, read_package, safe_extract
+from .package import MAX_YAML_NODES, PackageError, PackageInfo, PackageTooLarge, read_package, safe_extract
 from .schemas import LearnwareInfo, MixtureResult, SearchQuery, SearchResponse, SingleResult
 from .search.semantic_search import semantic_search
 from .search.stat_search import stat_search
+from .spec.parsing import SpecDataError, as_object, load_json_object
 from .spec.rkme import RKMETableSpec
 from .spec.semantic import SemanticSpec
 from .status import CheckResult, CheckStatus, merge_results
@@ -29,19 +29,20 @@ class SubmissionError(ValueError):
     """A submission was rejected before anything was stored; the message says why."""
 
 
+class SubmissionTooLarge(SubmissionError):
+    """The package is over a per-package size bound (HTTP 413)."""
+
+
 def parse_semantic(value: SemanticSpec | dict[str, Any] | str | None) -> SemanticSpec | None:
     """Accept a spec object, its dict form or its JSON text."""
     if value is None or isinstance(value, SemanticSpec):
         return value
-    if isinstance(value, str | bytes):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise SubmissionError(f"semantic_spec is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise SubmissionError("semantic_spec must be a JSON object")
     try:
-        return SemanticSpec.from_dict(value)
+        data = load_json_object(value, "semantic_spec") if isinstance(value, str | bytes) else as_object(value, "semantic_spec")
+    except SpecDataError as exc:
+        raise SubmissionError(str(exc)) from None
+    try:
+        return SemanticSpec.from_dict(data, "semantic_spec")
     except ValueError as exc:
         raise SubmissionError(f"semantic_spec is malformed: {exc}") from exc
 
@@ -61,8 +62,10 @@ class Market:
         limits: SandboxLimits | None = None,
         check_workers: int = 1,
         run_stat_check: bool = True,
+        max_yaml_nodes: int = MAX_YAML_NODES,
     ) -> None:
         self.organizer = organizer
+        self.max_yaml_nodes = max_yaml_nodes
         self.limits = limits or SandboxLimits()
         self.run_stat_check = run_stat_check
         self._pool = ThreadPoolExecutor(max_workers=check_workers, thread_name_prefix="market-check")
@@ -100,9 +103,12 @@ class Market:
         """Parse and pre-check a package without storing it."""
         sem = parse_semantic(semantic)
         with tempfile.TemporaryDirectory(prefix="market-validate-") as tmp:
+            store = self.organizer.store
             try:
-                safe_extract(data, Path(tmp))
-                _, info = read_package(Path(tmp))
+                safe_extract(data, Path(tmp), store.max_package_bytes, store.max_package_files)
+                _, info = read_package(Path(tmp), self.max_yaml_nodes)
+            except PackageTooLarge as exc:
+                raise SubmissionTooLarge(str(exc)) from exc
             except PackageError as exc:
                 raise SubmissionError(str(exc)) from exc
         sem = sem or info.semantic_spec
@@ -117,11 +123,18 @@ class Market:
         return info, sem
 
     def submit(
-        self, data: bytes, semantic: SemanticSpec | dict[str, Any] | str | None = None, wait: bool = True
+        self,
+        data: bytes,
+        semantic: SemanticSpec | dict[str, Any] | str | None = None,
+        wait: bool = True,
+        uploader: str = "",
     ) -> Record:
-        """Validate, store and check a package. ``wait=False`` returns while the check runs."""
+        """Validate, store and check a package. ``wait=False`` returns while the check runs.
+        ``uploader`` is recorded as the model's owner. Raises
+        :class:`~sedna_market.storage.QuotaExceeded` over the storage quota."""
         info, sem = self.validate(data, semantic)
-        mid = self.organizer.add(data, sem, info.stat_spec, CheckStatus.NONUSABLE, PENDING, "check pending")
+        mid = self.organizer.add(data, sem, info.stat_spec, CheckStatus.NONUSABLE, PENDING, "check pending",
+                                 uploader=uploader)
         if not self.run_stat_check:
             return self.organizer.update(mid, status=CheckStatus.NONUSABLE, check_state=DONE,
                                          reason="semantic spec ok; statistical check skipped")
@@ -138,7 +151,7 @@ class Market:
             pdir = self.organizer.package_dir(mid)
             if rec is None or pdir is None:
                 return CheckResult(status=CheckStatus.INVALID, reason="deleted before check")
-            root, info = read_package(pdir)
+            root, info = read_package(pdir, self.max_yaml_nodes)
             results = [check_semantic_spec(rec.semantic_spec)]
             results.append(check_statistical(root, info.model, rec.semantic_spec, rec.stat_spec, self.limits))
             final = merge_results(results)
@@ -182,6 +195,7 @@ class Market:
             feature_shape=list(rec.stat_spec.feature_shape),
             created_at=rec.created_at,
             downloadable=rec.blob_sha256 is not None,
+            uploader=rec.uploader,
         )
 
     def delete(self, mid: str) -> bool:

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .db import LearnwareRow, make_engine, utcnow
+from .package import MAX_FILES, MAX_UNCOMPRESSED_BYTES
 from .search.stat_index import StatIndex
 from .spec.rkme import RKMETableSpec
 from .spec.semantic import SemanticSpec
@@ -42,6 +43,8 @@ class Record:
     check_state: str
     reason: str
     created_at: datetime
+    #: user whose token uploaded it ("" when unknown: stored before owners were recorded)
+    uploader: str = ""
 
     @property
     def searchable(self) -> bool:
@@ -57,10 +60,20 @@ def new_id() -> str:
 class Organizer:
     """Stores, updates, deletes and lists models; keeps the search snapshot current."""
 
-    def __init__(self, db_url: str, storage_dir: str | Path) -> None:
+    def __init__(
+        self,
+        db_url: str,
+        storage_dir: str | Path,
+        *,
+        max_storage_bytes: int = 0,
+        max_package_bytes: int = MAX_UNCOMPRESSED_BYTES,
+        max_package_files: int = MAX_FILES,
+    ) -> None:
+        """``max_storage_bytes`` is the store's quota (0: none, the library default; the service
+        sets ``MarketSettings.max_storage_bytes``); the package bounds apply to extraction."""
         self.engine = make_engine(db_url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.store = BlobStore(storage_dir)
+        self.store = BlobStore(storage_dir, max_storage_bytes, max_package_bytes, max_package_files)
         self._lock = threading.RLock()
         self._records: dict[str, Record] = {}
         self._index: StatIndex | None = None
@@ -79,6 +92,7 @@ class Organizer:
             check_state=row.check_state,
             reason=row.reason,
             created_at=row.created_at,
+            uploader=row.uploader or "",
         )
 
     def _session(self) -> Session:
@@ -116,8 +130,10 @@ class Organizer:
         check_state: str = PENDING,
         reason: str = "",
         learnware_id: str | None = None,
+        uploader: str = "",
     ) -> str:
-        """Store a package and its specs; returns the new id."""
+        """Store a package and its specs; returns the new id. Raises
+        :class:`~sedna_market.storage.QuotaExceeded` (nothing stored) over the storage quota."""
         mid = learnware_id or new_id()
         sha = self.store.put(package) if package is not None else None
         row = LearnwareRow(
@@ -129,6 +145,7 @@ class Organizer:
             status=int(status),
             check_state=check_state,
             reason=reason,
+            uploader=uploader,
         )
         with self._lock:
             with self._session() as session, session.begin():

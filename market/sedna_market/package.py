@@ -12,23 +12,38 @@ import json
 import pickle
 import stat
 import zipfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from sedna.common.yamlbound import AliasExpansionError, safe_load_bounded
+
+from .spec.parsing import SpecDataError, load_json_object
 from .spec.rkme import COMPATIBLE_TYPES, RKMETableSpec
 from .spec.semantic import SemanticSpec
 
+#: defaults of the per-package bounds; the service takes them from ``MarketSettings``
+#: (``max_package_bytes``, ``max_package_files``, ``max_yaml_nodes``)
 MAX_UNCOMPRESSED_BYTES = 512 * 1024 * 1024
 MAX_FILES = 10_000
+#: learnware.yaml names a class, a module and a spec file: a few dozen nodes. 10,000 leaves room
+#: for big ``kwargs`` while an alias bomb (10^9 nodes from 448 bytes) is refused before it is built.
+MAX_YAML_NODES = 10_000
 YAML_FILE = "learnware.yaml"
 SEMANTIC_FILE = "semantic_specification.json"
+
+T = TypeVar("T")
 
 
 class PackageError(ValueError):
     """The uploaded package is malformed; the message says what to fix."""
+
+
+class PackageTooLarge(PackageError):
+    """The package is over a size bound (unpacked bytes, file count): HTTP 413, not 422."""
 
 
 class ModelConfig(BaseModel):
@@ -83,16 +98,33 @@ class PackageInfo(BaseModel):
     semantic_spec: SemanticSpec | None = None
 
 
-def safe_extract(data: bytes, dest: Path, max_bytes: int = MAX_UNCOMPRESSED_BYTES) -> None:
-    """Extract a zip into ``dest`` after validating every member."""
+def unpacked_size(data: bytes) -> int:
+    """Bytes the zip's members declare (what extraction writes); 0 for a zip that does not open
+    (it is refused elsewhere)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return sum(info.file_size for info in zf.infolist())
+    except zipfile.BadZipFile:
+        return 0
+
+
+def safe_extract(data: bytes, dest: Path, max_bytes: int = MAX_UNCOMPRESSED_BYTES, max_files: int = MAX_FILES) -> None:
+    """Extract a zip into ``dest`` after validating every member.
+
+    The bounds are checked on the central directory's declared sizes before a byte is written
+    (``zipfile`` stops a member at its declared size and fails its CRC check beyond it).
+    """
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
         raise PackageError(f"not a valid zip file: {exc}") from exc
     with zf:
         infos = zf.infolist()
-        if len(infos) > MAX_FILES:
-            raise PackageError(f"zip has {len(infos)} entries, more than {MAX_FILES}")
+        if len(infos) > max_files:
+            raise PackageTooLarge(
+                f"zip has {len(infos)} entries, more than the market's limit of {max_files} files per package "
+                "(MarketSettings.max_package_files / SEDNA_MARKET_MAX_PACKAGE_FILES)"
+            )
         total = 0
         for info in infos:
             p = PurePosixPath(info.filename)
@@ -102,7 +134,10 @@ def safe_extract(data: bytes, dest: Path, max_bytes: int = MAX_UNCOMPRESSED_BYTE
                 raise PackageError(f"symbolic links are not allowed: {info.filename!r}")
             total += info.file_size
             if total > max_bytes:
-                raise PackageError(f"zip expands to more than {max_bytes} bytes")
+                raise PackageTooLarge(
+                    f"zip expands to more than {max_bytes} bytes, the market's limit of unpacked bytes per package "
+                    "(MarketSettings.max_package_bytes / SEDNA_MARKET_MAX_PACKAGE_BYTES); ship smaller files"
+                )
         try:
             zf.extractall(dest)
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
@@ -119,14 +154,40 @@ def _package_root(dest: Path) -> Path:
     return dest
 
 
-def read_package(root: Path) -> tuple[Path, PackageInfo]:
-    """Parse an extracted package; returns its root directory and the parsed info."""
+def _parse_spec_file(path: Path, where: str, parse: Callable[[dict[str, Any], str], T]) -> T:
+    """One spec file of the package: JSON (bounded, see :func:`~.spec.parsing.load_json`) whose
+    top level is an object, then ``parse``; every failure is a :class:`PackageError` naming it."""
+    try:
+        data = load_json_object(path.read_bytes(), where)
+    except SpecDataError as exc:
+        raise PackageError(str(exc)) from None
+    except OSError as exc:
+        raise PackageError(f"{where} cannot be read: {exc}") from None
+    try:
+        return parse(data, where)
+    except (ValueError, TypeError) as exc:
+        raise PackageError(f"{where} is invalid: {exc}") from None
+
+
+def read_package(root: Path, max_yaml_nodes: int = MAX_YAML_NODES) -> tuple[Path, PackageInfo]:
+    """Parse an extracted package; returns its root directory and the parsed info.
+
+    ``learnware.yaml`` is untrusted: it is loaded safely and its aliases may expand to at most
+    ``max_yaml_nodes`` nodes (checked before anything is constructed).
+    """
     root = _package_root(root)
     yaml_path = root / YAML_FILE
     if not yaml_path.exists():
         raise PackageError(f"package lacks {YAML_FILE}")
     try:
-        cfg = yaml.safe_load(yaml_path.read_text()) or {}
+        cfg = safe_load_bounded(
+            yaml_path.read_text(), max_yaml_nodes, "MarketSettings.max_yaml_nodes / SEDNA_MARKET_MAX_YAML_NODES"
+        ) or {}
+    except AliasExpansionError as exc:
+        raise PackageError(f"{YAML_FILE} is refused: {exc} (limit {max_yaml_nodes} nodes)") from exc
+    except RecursionError:
+        # PyYAML composes nested collections recursively: '[' * 500 exhausts the stack
+        raise PackageError(f"{YAML_FILE} is nested too deeply to parse; flatten it") from None
     except yaml.YAMLError as exc:
         raise PackageError(f"{YAML_FILE} is not valid YAML: {exc}") from exc
     parsed = LearnwareYaml.parse(cfg)
@@ -149,19 +210,13 @@ def read_package(root: Path) -> tuple[Path, PackageInfo]:
             raise PackageError(f"statistical specification file {fname!r} must be a path inside the package")
         if not path.is_file():
             raise PackageError(f"statistical specification file {fname!r} not found in package")
-        try:
-            spec = RKMETableSpec.from_json(path.read_text())
-        except (ValueError, TypeError, json.JSONDecodeError) as exc:
-            raise PackageError(f"statistical specification {fname!r} is invalid: {exc}") from exc
+        spec = _parse_spec_file(path, f"statistical specification {fname!r}", RKMETableSpec.from_dict)
     if spec is None:
         raise PackageError("package has no RKMETableSpecification statistical specification")
     semantic = None
     sem_path = root / SEMANTIC_FILE
     if sem_path.exists():
-        try:
-            semantic = SemanticSpec.from_dict(json.loads(sem_path.read_text()))
-        except (ValueError, TypeError) as exc:
-            raise PackageError(f"{SEMANTIC_FILE} is invalid: {exc}") from exc
+        semantic = _parse_spec_file(sem_path, SEMANTIC_FILE, SemanticSpec.from_dict)
     return root, PackageInfo(name=parsed.name, model=model, stat_spec=spec, semantic_spec=semantic)
 
 

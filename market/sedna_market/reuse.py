@@ -1,4 +1,7 @@
-"""Reuse of returned models: averaging and job selection, behind a common ``predict``."""
+"""Reuse of returned models behind a common ``predict``: averaging and job selection (no labels
+needed), and the reusers that learn from a few labelled samples, re-exported here:
+:class:`~sedna_market.pruning.EnsemblePruningReuser` and
+:class:`~sedna_market.augment.FeatureAugmentReuser`."""
 
 from __future__ import annotations
 
@@ -7,7 +10,11 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .augment import FeatureAugmentReuser
+from .pruning import EnsemblePruningReuser
 from .spec.rkme import RKMETableSpec
+
+__all__ = ["AveragingReuser", "JobSelectorReuser", "EnsemblePruningReuser", "FeatureAugmentReuser"]
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import io
 import json
-import math
+import logging
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -41,9 +41,13 @@ from typing import Any
 import numpy as np
 
 from .spec.kernels import sq_dists
+from .spec.parsing import as_object, count, finite_array, finite_float, load_json_object
 from .spec.rkme import RKMETableSpec, clean_data, generate_rkme_table_spec
 
 PROFILE_FILE = "unseen_profile.json"
+
+log = logging.getLogger(__name__)
+
 PROFILE_TYPE = "UnseenProfile"
 
 #: defaults (the SDK's ``kb_unseen_*`` parameters override them)
@@ -124,32 +128,38 @@ class UnseenProfile:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> UnseenProfile:
-        """Parse :meth:`to_dict`'s form; rejects other types and non-finite numbers."""
+    def from_dict(cls, data: Any, where: str = PROFILE_FILE) -> UnseenProfile:
+        """Parse :meth:`to_dict`'s form (untrusted: it comes from a package); rejects other types,
+        missing fields and non-finite or overflowing numbers with a ``ValueError`` naming them."""
+        data = as_object(data, where)
         if data.get("type", PROFILE_TYPE) != PROFILE_TYPE:
-            raise ValueError(f"not an unseen profile: {data.get('type')!r}")
-        center = np.asarray(data["center"], dtype=np.float64).reshape(-1)
-        scale = np.asarray(data["scale"], dtype=np.float64).reshape(-1)
-        spec = RKMETableSpec.from_dict(data["spec"])
-        threshold = float(data["threshold"])
+            raise ValueError(f"not an unseen profile: {str(data.get('type'))[:60]!r}")
+        missing = [k for k in ("center", "scale", "spec", "threshold") if k not in data]
+        if missing:
+            raise ValueError(f"{where} lacks {', '.join(missing)}")
+        center = finite_array(data["center"], "center").reshape(-1)
+        scale = finite_array(data["scale"], "scale").reshape(-1)
+        spec = RKMETableSpec.from_dict(data["spec"], "spec")
+        threshold = finite_float(data["threshold"], "threshold")
         if center.shape != scale.shape or spec.dim != center.shape[0]:
             raise ValueError("unseen profile: center, scale and reduced set differ in dimension")
-        if not (np.all(np.isfinite(center)) and np.all(np.isfinite(scale)) and np.all(scale > 0)):
-            raise ValueError("unseen profile: center/scale must be finite, scale positive")
-        if not math.isfinite(threshold) or threshold < 0:
-            raise ValueError("unseen profile: threshold must be finite and >= 0")
+        if not np.all(scale > 0):
+            raise ValueError("unseen profile: scale must be positive")
+        if threshold < 0:
+            raise ValueError("unseen profile: threshold must be >= 0")
+        held_out = as_object(data.get("held_out") or {}, "held_out")
         return cls(
             center=center,
             scale=scale,
             spec=spec,
             threshold=threshold,
-            quantile=float(data.get("quantile", DEFAULT_QUANTILE)),
-            margin=float(data.get("margin", DEFAULT_MARGIN)),
-            folds=int(data.get("folds", DEFAULT_FOLDS)),
-            scale_floor=float(data.get("scale_floor", DEFAULT_SCALE_FLOOR)),
-            gamma_scale=float(data.get("gamma_scale", DEFAULT_GAMMA_SCALE)),
-            num_points=int(data.get("num_points", 0)),
-            held_out={str(k): float(v) for k, v in (data.get("held_out") or {}).items()},
+            quantile=finite_float(data.get("quantile", DEFAULT_QUANTILE), "quantile"),
+            margin=finite_float(data.get("margin", DEFAULT_MARGIN), "margin"),
+            folds=count(data.get("folds", DEFAULT_FOLDS), "folds"),
+            scale_floor=finite_float(data.get("scale_floor", DEFAULT_SCALE_FLOOR), "scale_floor"),
+            gamma_scale=finite_float(data.get("gamma_scale", DEFAULT_GAMMA_SCALE), "gamma_scale"),
+            num_points=count(data.get("num_points", 0), "num_points"),
+            held_out={str(k): finite_float(v, f"held_out.{k}") for k, v in held_out.items()},
         )
 
     def to_json(self) -> str:
@@ -157,9 +167,9 @@ class UnseenProfile:
         return json.dumps(self.to_dict())
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> UnseenProfile:
-        """Parse JSON text."""
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str | bytes, where: str = PROFILE_FILE) -> UnseenProfile:
+        """Parse untrusted JSON text (see :func:`~sedna_market.spec.parsing.load_json`)."""
+        return cls.from_dict(load_json_object(text, where), where)
 
 
 def _neg_log_embedding(Xs: np.ndarray, spec: RKMETableSpec) -> np.ndarray:
@@ -289,8 +299,12 @@ def profile_from_package(data: bytes) -> UnseenProfile | None:
             names = [n for n in zf.namelist() if n == PROFILE_FILE or n.endswith("/" + PROFILE_FILE)]
             if not names:
                 return None
-            return UnseenProfile.from_json(zf.read(min(names, key=len)))
+            name = min(names, key=len)
+            return UnseenProfile.from_json(zf.read(name), name)
     except (zipfile.BadZipFile, KeyError):
+        return None
+    except ValueError as exc:  # a broken profile is no profile: the task falls back to its threshold
+        log.warning("ignoring the package's unseen profile: %s", exc)
         return None
 
 

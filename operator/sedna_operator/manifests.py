@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,21 +22,46 @@ class LoadResult:
     # Objects of other API groups (Secrets, ConfigMaps...) that a manifest may carry along.
     foreign: list[tuple[Path, dict[str, Any]]]
     warnings: list[str] = field(default_factory=list)
+    #: loading was cut short by ``should_stop`` (the result is partial: apply none of it)
+    stopped: bool = False
 
 
-def load_files(paths: list[Path]) -> LoadResult:
+def load_files(
+    paths: list[Path],
+    *,
+    max_objects: int | None = None,
+    limit_name: str = "",
+    should_stop: Callable[[], bool] | None = None,
+) -> LoadResult:
     """Parse every sedna.io object in ``paths``; collect, rather than raise, every error.
 
     Two objects of one kind, namespace and name in one file are an error naming both: applied
     in turn, the second would silently replace the first. In two files it is a warning (as
     kubectl, the later file wins; Sedna's own samples define one job in two API versions).
+
+    ``max_objects`` bounds the objects (sedna.io resources and other documents) of all files
+    together: the document past it ends loading with one error naming ``limit_name``, so an
+    oversized input costs no more than the limit. ``should_stop`` is asked before each
+    document (a ``sedna run`` told to stop while it parses thousands of them stops at once).
     """
     result = LoadResult([], [], [])
     for path in iter_manifest_files(paths):
+        if should_stop is not None and should_stop():
+            result.stopped = True
+            return result
         text = _read(path, result.errors)
         if text is None:
             continue
         for doc in _documents(path, text, result.errors):
+            if should_stop is not None and should_stop():
+                result.stopped = True
+                return result
+            if max_objects is not None and len(result.resources) + len(result.foreign) >= max_objects:
+                result.errors.append(
+                    f"more than {max_objects} objects to apply, the limit of one run ({limit_name}): "
+                    "split the manifests into several runs or raise the limit"
+                )
+                return result
             api_version = doc.get("apiVersion") if isinstance(doc, dict) else None
             # no apiVersion (a model's JSON file beside the manifests) or another group's: not ours
             if isinstance(doc, dict) and (

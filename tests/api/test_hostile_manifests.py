@@ -36,7 +36,7 @@ def test_an_alias_bomb_is_refused_before_it_expands(tmp_path: Path) -> None:
     result = load_files([path])
     assert time.monotonic() - started < 5
     assert result.resources == [] and result.foreign == []
-    assert len(result.errors) == 1 and "aliases expand to more than 1,000,000 nodes" in result.errors[0]
+    assert len(result.errors) == 1 and "more than 200,000 nodes, aliases counted expanded" in result.errors[0]
     # ordinary aliases (a shared template) are fine, and counted as expanded
     assert load_manifests("a: &t {x: 1}\nb: *t\nc: *t\n") == [{"a": {"x": 1}, "b": {"x": 1}, "c": {"x": 1}}]
     node = yaml.compose(_bomb(3), Loader=yaml.SafeLoader)

@@ -136,6 +136,7 @@ EXPECTED_OBJECTS = {
     ("Service", "kb"),
     ("PersistentVolumeClaim", "sedna-kb-data"),
     ("Secret", "sedna-lc-report-auth"),
+    ("Secret", "sedna-kb-auth"),
 }
 CLUSTER_SCOPED = {"ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
 
@@ -355,7 +356,10 @@ def test_lc_rbac_is_least_privilege(helm: str | None) -> None:
     rules = _rules(docs, "sedna-lc")
     for verb in ("create", "delete", "patch", "update", "get", "list"):
         assert not _grants(rules, "", "pods", verb), f"LC must not {verb} pods"
-    assert not _grants(rules, "", "secrets", "get")
+    # get only (the credentialName Secret of s3 datasets and outputDirs), never list or watch
+    assert _grants(rules, "", "secrets", "get")
+    assert not _grants(rules, "", "secrets", "list")
+    assert not _grants(rules, "", "secrets", "watch")
     assert not _grants(rules, "apps", "deployments", "create")
     for r in rules:
         assert "*" not in r["verbs"]
@@ -473,9 +477,52 @@ def test_kb_database_url_removes_pvc_and_uses_a_secret(helm: str | None) -> None
 def test_kb_existing_secret(helm: str | None) -> None:
     docs = render(helm, "kb.existingSecret.name=pg", "kb.existingSecret.key=url")
     kb_secrets = [d for d in by_kind(docs, "Secret") if d["metadata"]["name"].startswith("sedna-kb")]
-    assert not by_kind(docs, "PersistentVolumeClaim") and not kb_secrets
+    assert not by_kind(docs, "PersistentVolumeClaim")
+    assert [d["metadata"]["name"] for d in kb_secrets] == ["sedna-kb-auth"]  # no database Secret
     env = env_of(container(one(docs, "Deployment", "sedna-kb")))
     assert env["KB_URL"]["valueFrom"]["secretKeyRef"] == {"name": "pg", "key": "url"}
+
+
+def test_kb_writes_need_a_generated_token_by_default(helm: str | None) -> None:
+    """Issue 12 item 6: the market refuses to start writable without a token, so the chart
+    generates one (kept across upgrades, like the LC's report key) and passes it as
+    MARKET_API_TOKEN; the storage quota is set below the PVC."""
+    import base64
+
+    docs = default_docs(helm)
+    token = base64.b64decode(one(docs, "Secret", "sedna-kb-auth")["data"]["token"]).decode()
+    assert len(token) == 48 and token.isalnum()
+    env = env_of(container(one(docs, "Deployment", "sedna-kb")))
+    assert env["MARKET_API_TOKEN"]["valueFrom"]["secretKeyRef"] == {"name": "sedna-kb-auth", "key": "token"}
+    assert "MARKET_INSECURE" not in env and "MARKET_TOKENS" not in env
+    assert int(env["SEDNA_MARKET_MAX_STORAGE_BYTES"]["value"]) == 4 * 1024**3
+    # the key of per-job tokens: generated beside the admin token, shared by market and operator
+    key = base64.b64decode(one(docs, "Secret", "sedna-kb-auth")["data"]["job-token-key"]).decode()
+    assert len(key) == 48 and key != token
+    ref = {"name": "sedna-kb-auth", "key": "job-token-key", "optional": True}
+    assert env["MARKET_JOB_TOKEN_KEY"]["valueFrom"]["secretKeyRef"] == ref
+    operator_env = env_of(container(one(docs, "Deployment", "sedna-operator")))
+    assert operator_env["SEDNA_MARKET_JOB_KEY"]["valueFrom"]["secretKeyRef"] == ref
+
+
+def test_kb_token_value_existing_secret_and_insecure(helm: str | None) -> None:
+    import base64
+
+    docs = render(helm, "kb.auth.token=fixed-token-0123456789")
+    assert base64.b64decode(one(docs, "Secret", "sedna-kb-auth")["data"]["token"]).decode() == "fixed-token-0123456789"
+    docs = render(helm, "kb.auth.existingSecret=market-users", "kb.auth.tokenKey=admin", "kb.maxStorageBytes=0")
+    assert all(d["metadata"]["name"] != "sedna-kb-auth" for d in by_kind(docs, "Secret"))
+    env = env_of(container(one(docs, "Deployment", "sedna-kb")))
+    assert env["MARKET_API_TOKEN"]["valueFrom"]["secretKeyRef"] == {
+        "name": "market-users", "key": "admin", "optional": True}
+    assert env["MARKET_TOKENS"]["valueFrom"]["secretKeyRef"] == {
+        "name": "market-users", "key": "tokens.json", "optional": True}
+    assert env["SEDNA_MARKET_MAX_STORAGE_BYTES"]["value"] == "0"
+    docs = render(helm, "kb.auth.insecure=true")
+    assert all(d["metadata"]["name"] != "sedna-kb-auth" for d in by_kind(docs, "Secret"))
+    env = env_of(container(one(docs, "Deployment", "sedna-kb")))
+    assert env["MARKET_INSECURE"]["value"] == "1" and "MARKET_API_TOKEN" not in env
+    assert "SEDNA_MARKET_JOB_KEY" not in env_of(container(one(docs, "Deployment", "sedna-operator")))
 
 
 def test_kb_can_be_disabled(helm: str | None) -> None:
@@ -566,8 +613,9 @@ def test_report_auth_secret_is_shared_by_operator_and_lc(helm: str | None) -> No
     lc = container(one(docs, "DaemonSet", "sedna-lc"))
     assert _secret_env(lc) == ref
     assert env_of(lc)["SEDNA_LC_JOB_POLL_SECONDS"]["value"] == "10"
-    # No Secret read is needed: the kubelet resolves the secretKeyRef.
-    assert not _grants(_rules(docs, "sedna-lc"), "", "secrets", "get")
+    # The kubelet resolves the secretKeyRef: the LC never lists Secrets (it gets only the named
+    # S3 credential Secrets of s3 datasets and outputDirs).
+    assert not _grants(_rules(docs, "sedna-lc"), "", "secrets", "list")
 
 
 def test_report_auth_value_existing_secret_and_off(helm: str | None) -> None:

@@ -47,6 +47,14 @@ class Sim:
         w = next(w for w in self.workers.values() if w.role == role)
         self.reports[w.name] = report(w.name, kind, "completed", results=[KB_RESULT], at=NOW)
 
+    def round_to_deploy(self) -> None:
+        """Train, eval and deploy one round (the workers report completion)."""
+        self.until("Starting", "Train")
+        self.finish("train", "train")
+        self.until("Starting", "Eval")
+        self.finish("eval", "eval")
+        self.until("Completed", "Deploy")
+
     def created(self, role: str) -> dict[str, Any]:
         return next(w for w in self.plan.create_workers if w.role == role).pod
 
@@ -90,7 +98,7 @@ def test_round_trip_and_env() -> None:
         {"modelID": "task-b", "numberOfTrainSamples": 5, "averagePrecision": 0.6}]}
     assert kb["AIClasses"] == {"numberOfAIClasses": 2, "listOfAIClasses": ["cold", "hot"]}
     assert kb["samples"] == {"numberOfLabeledUnseenSample": 5, "numberOfUnseenSample": 0}
-    # Second round: train knows the KB index; the inference worker restarts on the next deploy.
+    # Second round: train knows the KB index; the serving inference worker hot-updates.
     sim.samples = 2000
     sim.kw["now"] = later(120)  # past the trigger's check period
     sim.until("Starting", "Train")
@@ -101,7 +109,43 @@ def test_round_trip_and_env() -> None:
     sim.until("Starting", "Eval")
     sim.finish("eval", "eval")
     sim.until("Completed", "Deploy")
-    assert first_inf in sim.plan.delete_workers
+    assert not sim.plan.delete_workers and not sim.plan.create_workers
+    assert sim.obj["status"]["conditions"][-1]["reason"] == "HotUpdated"
+    sim.step()
+    assert list(sim.workers) and first_inf in sim.workers  # the same worker, not restarted
+
+
+def test_a_deploy_without_a_serving_inference_worker_starts_a_new_one() -> None:
+    """Issue 11 item 4: hot updates need a worker to swap the index in; when the inference
+    worker has ended (its stream is done), the next round's deploy starts a fresh one."""
+    sim = Sim(job())
+    sim.round_to_deploy()
+    first = next(w for w in sim.workers.values() if w.role == "inference")
+    sim.workers[first.name] = first.model_copy(update={"phase": "Succeeded"})
+    sim.samples = 2000
+    sim.kw["now"] = later(120)
+    sim.round_to_deploy()
+    assert sim.obj["status"]["conditions"][-1]["reason"] == "Deployed"
+    sim.step()
+    inference = [w for w in sim.workers.values() if w.role == "inference"]
+    assert len(inference) == 1 and inference[0].name != first.name and inference[0].phase == "Running"
+
+
+def test_unseen_samples_are_counted_from_the_inference_workers() -> None:
+    reports = [
+        report("j-train-1", "train", "completed", results=[KB_RESULT]),
+        report("j-inference-a", "inference", "running", owner_info={"inferenceNumber": 50, "numberOfUnseenSample": 7}),
+        report("j-inference-b", "inference", "running", owner_info={"numberOfUnseenSample": 3}),
+        report("j-inference-c", "inference", "running", owner_info={"numberOfUnseenSample": "9"}),  # not a count
+    ]
+    assert ll.unseen_samples_from(reports) == 10
+    sim = Sim(job())
+    sim.round_to_deploy()
+    sim.step()
+    inf = next(w for w in sim.workers.values() if w.role == "inference")
+    sim.reports[inf.name] = report(inf.name, "inference", "running", owner_info={"numberOfUnseenSample": 12}, at=later(5))
+    sim.step()
+    assert sim.obj["status"]["knowledgeBase"]["samples"] == {"numberOfLabeledUnseenSample": 5, "numberOfUnseenSample": 12}
 
 
 def test_lc_copy_gate_and_no_index_skips_deploy() -> None:

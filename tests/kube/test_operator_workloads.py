@@ -10,6 +10,7 @@ from __future__ import annotations
 # ruff: noqa: F811  (pytest fixtures imported from test_operator_fixtures are parameters here)
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,19 +44,45 @@ pytestmark = pytest.mark.apiserver
 
 JI = "helmet-detection-inference-example"
 JI_LABEL = "jointinferenceservice.sedna.io"
+# Sedna's documented hpa block (docs/proposals: joint inference HPA), with a behavior.
+HPA = {
+    "minReplicas": 2,
+    "maxReplicas": 4,
+    "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 50}}}],
+    "behavior": {"scaleDown": {"stabilizationWindowSeconds": 30}},
+}
 FL = "surface-defect-detection"
 FL_LABEL = "federatedlearningjob.sedna.io"
 
 
-def _ji(kube: ControlPlane, ns: str) -> dict[str, dict[str, Any]]:
+def _ji(kube: ControlPlane, ns: str, doc: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     apply(
         kube,
         ns,
         [model("helmet-detection-inference-little-model"), model("helmet-detection-inference-big-model")],
     )
-    apply(kube, ns, sample("jointinferenceservice_v1alpha1.yaml"))
-    found = wait_for(lambda: len(p := pods(kube, ns)) == 2 and p, "the JI workers")
+    apply(kube, ns, doc or sample("jointinferenceservice_v1alpha1.yaml"))
+    found = wait_for(lambda: len(p := pods(kube, ns)) == 2 and p, "the JI workers (the Deployments' pods)")
     return {p["metadata"]["labels"][f"{JI_LABEL}/worker-type"]: p for p in found}
+
+
+def _deployment(kube: ControlPlane, ns: str, role: str) -> dict[str, Any]:
+    result: dict[str, Any] = kube.kubectl_json("get", "deployment", f"{JI}-deployment-{role}", "-n", ns)
+    return result
+
+
+def _set_pod_ready(kube: ControlPlane, ns: str, name: str) -> None:
+    """What a kubelet would write for a started pod that passes its readiness probe."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    status = {
+        "phase": "Running",
+        "hostIP": "10.0.0.5",
+        "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": now}],
+    }
+    kube.request(
+        "PATCH", f"/api/v1/namespaces/{ns}/pods/{name}/status", {"status": status},
+        content_type="application/merge-patch+json",
+    )  # fmt: skip
 
 
 def test_ji_sample_creates_sednas_workers_and_service(
@@ -64,24 +91,32 @@ def test_ji_sample_creates_sednas_workers_and_service(
     workers = _ji(kube, namespace)
     ji = kube.kubectl_json("get", "ji", JI, "-n", namespace)
     uid = ji["metadata"]["uid"]
+    owner = {"apiVersion": "sedna.io/v1alpha1", "kind": "JointInferenceService", "name": JI, "uid": uid,
+             "controller": True, "blockOwnerDeletion": True}  # fmt: skip
     assert set(workers) == {"cloud", "edge"}
     for role, pod in workers.items():
+        # Sedna's Deployment per worker, owned by the service, one replica (no hpa).
+        deployment = _deployment(kube, namespace, role)
+        labels = {f"{JI_LABEL}/name": JI, f"{JI_LABEL}/uid": uid, f"{JI_LABEL}/worker-type": role}
+        assert deployment["metadata"]["labels"] == {**labels, "app.sedna.io": f"{JI}-{role}-svc"}
+        assert deployment["metadata"]["ownerReferences"] == [owner]
+        assert deployment["spec"]["replicas"] == 1
+        assert deployment["spec"]["selector"] == {"matchLabels": labels}
         meta = pod["metadata"]
-        assert meta["name"].startswith(f"{JI}-{role}-") and len(meta["name"]) == len(JI) + len(role) + 7
+        assert meta["name"].startswith(f"{JI}-deployment-{role}-")
         assert meta["labels"][f"{JI_LABEL}/name"] == JI
         assert meta["labels"][f"{JI_LABEL}/uid"] == uid
-        assert meta["ownerReferences"] == [
-            {"apiVersion": "sedna.io/v1alpha1", "kind": "JointInferenceService", "name": JI, "uid": uid,
-             "controller": True, "blockOwnerDeletion": True}
-        ]  # fmt: skip
-        assert meta["annotations"]["sedna.io/template-hash"]
+        assert meta["labels"]["sedna.io/worker-key"] == role
+        assert [r["kind"] for r in meta["ownerReferences"]] == ["ReplicaSet"]
+        assert meta["annotations"]["sedna.io/template-hash"] == deployment["metadata"]["annotations"]["sedna.io/template-hash"]
         env = env_of(pod)
         assert env["NAMESPACE"] == namespace and env["SERVICE_NAME"] == JI
-        assert env["WORKER_NAME"] == meta["name"]
+        assert env["WORKER_NAME"] == {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}
         assert env["LC_SERVER"] == "http://$(NODE_IP):9100"
         assert env["NODE_IP"] == {"fieldRef": {"apiVersion": "v1", "fieldPath": "status.hostIP"}}
         assert env["MODEL_URL"].endswith("/models/model.pb")
         assert pod["spec"]["nodeName"] == "edge-node"
+        assert pod["spec"]["restartPolicy"] == "Always"
     cloud, edge = env_of(workers["cloud"]), env_of(workers["edge"])
     assert cloud["BIG_MODEL_BIND_PORT"] == "5000" and cloud["input_shape"] == "544,544"
     assert edge["BIG_MODEL_IP"] == f"{JI}-cloud.{namespace}" and edge["BIG_MODEL_PORT"] == "5000"
@@ -92,8 +127,11 @@ def test_ji_sample_creates_sednas_workers_and_service(
     assert workers["edge"]["spec"]["containers"][0]["ports"] == [{"containerPort": 80, "protocol": "TCP"}]
     svc = kube.kubectl_json("get", "service", f"{JI}-cloud", "-n", namespace)
     assert svc["spec"]["ports"] == [{"name": "tcp-0", "port": 5000, "protocol": "TCP", "targetPort": 5000}]
+    # The big-model Service selects the cloud Deployment's pods.
+    assert svc["spec"]["selector"].items() <= workers["cloud"]["metadata"]["labels"].items()
     assert svc["spec"]["selector"][f"{JI_LABEL}/worker-type"] == "cloud"
     assert svc["metadata"]["ownerReferences"][0]["uid"] == uid
+    assert not kube.kubectl_json("get", "hpa", "-n", namespace)["items"]
     assert operator.engine.errors == 0
 
 
@@ -106,11 +144,14 @@ def test_ji_status_follows_pods_and_reports(
 ) -> None:
     workers = _ji(kube, namespace)
     for pod in workers.values():
-        set_pod_phase(kube, namespace, pod["metadata"]["name"], "Running")
-    wait_for(
-        lambda: kube.kubectl_json("get", "ji", JI, "-n", namespace).get("status", {}).get("active") == 2,
+        _set_pod_ready(kube, namespace, pod["metadata"]["name"])
+    # active counts the Deployments' available replicas.
+    ji = wait_for(
+        lambda: (j := kube.kubectl_json("get", "ji", JI, "-n", namespace)).get("status", {}).get("active") == 2 and j,
         "active=2",
     )
+    assert ji["status"]["conditions"][0]["type"] == "Ready" and ji["status"]["conditions"][0]["status"] == "True"
+    assert ji["status"]["cloudServiceURL"] == f"http://{JI}-cloud.{namespace}:5000"
     row = table(kube, "ji", JI, "-n", namespace)[0]
     assert (row["NAME"], row["STATE"], row["ACTIVE"]) == (JI, "Running", "2")
     # The edge worker reports through the LC (as the chart's LC ServiceAccount).
@@ -153,8 +194,8 @@ def test_deleted_worker_is_recreated_and_spec_edit_rolls_only_that_worker(
     edge, cloud = workers["edge"]["metadata"], workers["cloud"]["metadata"]["name"]
     kube.kubectl("delete", "pod", edge["name"], "-n", namespace, "--wait=false")
     kubelet_finish_deletions(kube, namespace)
-    # Re-created under the same (deterministic) name: a new pod, not the old one.
-    replaced = wait_for(
+    # The edge Deployment makes another pod.
+    (replaced,) = wait_for(
         lambda: [
             p
             for p in pods(kube, namespace, f"{JI_LABEL}/worker-type=edge")
@@ -162,9 +203,10 @@ def test_deleted_worker_is_recreated_and_spec_edit_rolls_only_that_worker(
         ],
         "a new edge worker",
     )
-    assert [p["metadata"]["name"] for p in replaced] == [edge["name"]]
-    new_edge = edge["name"]
-    # Edit the edge template: the edge worker is rolled, the cloud worker is kept.
+    new_edge = replaced["metadata"]["name"]
+    _set_pod_ready(kube, namespace, new_edge)
+    old_hash = _deployment(kube, namespace, "edge")["metadata"]["annotations"]["sedna.io/template-hash"]
+    # Edit the edge template: the edge Deployment rolls, the cloud worker is kept.
     patch = [
         {
             "op": "add",
@@ -173,22 +215,74 @@ def test_deleted_worker_is_recreated_and_spec_edit_rolls_only_that_worker(
         }
     ]
     kube.kubectl("patch", "ji", JI, "-n", namespace, "--type=json", "-p", json.dumps(patch))
-    rolled = wait_for(
+    (rolled,) = wait_for(
         lambda: [
             p for p in pods(kube, namespace, f"{JI_LABEL}/worker-type=edge")
             if p["metadata"]["name"] != new_edge and env_of(p).get("NEW") == "1"
         ],
         "the edge worker rolled to the new template",
     )  # fmt: skip
-    assert len(rolled) == 1
+    deployment = _deployment(kube, namespace, "edge")
+    assert deployment["metadata"]["annotations"]["sedna.io/template-hash"] != old_hash
+    assert rolled["metadata"]["annotations"]["sedna.io/template-hash"] != old_hash
+    _set_pod_ready(kube, namespace, rolled["metadata"]["name"])  # the old pod goes once the new one is up
     wait_for(
         lambda: (
             kubelet_finish_deletions(kube, namespace)
-            or len(pods(kube, namespace, f"{JI_LABEL}/worker-type=edge")) == 1
+            or [p["metadata"]["name"] for p in pods(kube, namespace, f"{JI_LABEL}/worker-type=edge")]
+            == [rolled["metadata"]["name"]]
         ),
         "the old edge worker gone",
     )
     assert [p["metadata"]["name"] for p in pods(kube, namespace, f"{JI_LABEL}/worker-type=cloud")] == [cloud]
+    assert operator.engine.errors == 0
+
+
+def test_ji_hpa_is_applied_edited_and_removed(
+    kube: ControlPlane, operator: OperatorThread, namespace: str
+) -> None:
+    """Sedna's sample with Sedna's documented ``hpa`` block on the cloud worker."""
+    doc = sample("jointinferenceservice_v1alpha1.yaml")
+    doc["spec"]["cloudWorker"]["hpa"] = HPA
+    apply(kube, namespace, [model("helmet-detection-inference-little-model"), model("helmet-detection-inference-big-model")])
+    apply(kube, namespace, doc)
+    name = f"hpa-{JI}-deployment-cloud"
+    hpa = wait_for(
+        lambda: kube.kubectl("get", "hpa", name, "-n", namespace, check=False).returncode == 0
+        and kube.kubectl_json("get", "hpa", name, "-n", namespace),
+        "the cloud worker's HPA",
+    )
+    uid = kube.kubectl_json("get", "ji", JI, "-n", namespace)["metadata"]["uid"]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["metadata"]["ownerReferences"][0]["uid"] == uid
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"{JI}-deployment-cloud"}
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 4)
+    assert hpa["spec"]["metrics"] == HPA["metrics"]
+    assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] == 30
+    assert _deployment(kube, namespace, "cloud")["spec"]["replicas"] == 2
+    assert _deployment(kube, namespace, "edge")["spec"]["replicas"] == 1
+    wait_for(lambda: len(pods(kube, namespace, f"{JI_LABEL}/worker-type=cloud")) == 2, "two cloud pods")
+    # What an HPA controller would do (there is none here): scale within its range. Not undone.
+    kube.kubectl("scale", "deployment", f"{JI}-deployment-cloud", "--replicas=3", "-n", namespace)
+    # Edit the hpa: the HPA is replaced; the replica count stays the HPA's.
+    patch = [{"op": "replace", "path": "/spec/cloudWorker/hpa/maxReplicas", "value": 6}]
+    kube.kubectl("patch", "ji", JI, "-n", namespace, "--type=json", "-p", json.dumps(patch))
+    wait_for(
+        lambda: kube.kubectl_json("get", "hpa", name, "-n", namespace)["spec"]["maxReplicas"] == 6,
+        "the HPA edited",
+    )
+    assert _deployment(kube, namespace, "cloud")["spec"]["replicas"] == 3
+    # Remove the hpa: the HPA goes and the Deployment is back to one replica.
+    patch = [{"op": "remove", "path": "/spec/cloudWorker/hpa"}]
+    kube.kubectl("patch", "ji", JI, "-n", namespace, "--type=json", "-p", json.dumps(patch))
+    wait_for(
+        lambda: kube.kubectl("get", "hpa", name, "-n", namespace, check=False).returncode != 0,
+        "the HPA removed",
+    )
+    wait_for(lambda: _deployment(kube, namespace, "cloud")["spec"]["replicas"] == 1, "one cloud replica again")
+    reasons = [e["reason"] for e in events(kube, namespace, JI)]
+    assert "AutoscalerApplied" in reasons and "AutoscalerRemoved" in reasons
+    assert operator.engine.errors == 0
 
 
 def test_deleting_the_resource_leaves_no_owned_object(

@@ -191,7 +191,7 @@ def test_monitor_reports_changes_and_events_once(tmp_path: Path) -> None:
     remote = DatasetKey(namespace="default", name="remote")
     missing = DatasetKey(namespace="default", name="missing")
     monitor.watch(other, str(idx), "parquet")
-    monitor.watch(remote, "s3://bucket/data/index.txt", "txt")
+    monitor.watch(remote, "https://example.com/data/index.txt", "txt")
     monitor.watch(missing, str(tmp_path / "nope.txt"), "txt")
     assert metrics.datasets_watched._value.get() == 4  # type: ignore[attr-defined]
 

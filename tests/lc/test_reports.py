@@ -119,6 +119,7 @@ BAD_CASES: list[tuple[str, int, str]] = [
     ("results_not_list", 422, "results"),
     ("bad_namespace", 422, "namespace"),
     ("bad_sequence_header", 400, "must be an integer"),
+    ("underscored_sequence_header", 400, "must be an integer"),  # int() reads "1_0" as 10; Go does not
     ("sequence_conflict", 400, "differs from body sequence"),
     # hostile inputs (issue 12, item 10): a 400 with the reason, never a 500 or a poisoned store
     ("nested_too_deep", 400, "nests deeper than 32 levels"),
@@ -172,6 +173,8 @@ async def test_rejected_and_sink_unchanged(case: str, code: int, reason: str) ->
         headers = auth_header(body)
     elif case == "bad_sequence_header":
         headers = {**headers, "X-Sedna-Report-Seq": "abc"}
+    elif case == "underscored_sequence_header":
+        headers = {**headers, "X-Sedna-Report-Seq": "1_0"}
     elif case == "sequence_conflict":
         body = sedna_body(sequence=3)
         headers = {**headers, "X-Sedna-Report-Seq": "4"}

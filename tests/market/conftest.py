@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import yaml
 
 from sedna_market.spec.rkme import RKMETableSpec, generate_rkme_table_spec
 from sedna_market.spec.semantic import SemanticSpec, generate_semantic_spec
+from tests.support.postgres import PostgresServer, running_postgres
 
 DIM = 4
 
@@ -163,6 +164,18 @@ def semantic() -> Callable[..., SemanticSpec]:
     return semantic_for
 
 
-@pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'market.db'}"
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server (Debian's) for the session; each test gets its own database."""
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The organizer suite runs on SQLite (the default) and on a real PostgreSQL server, through
+    the plain ``postgresql://`` URL form the chart's ``kb.databaseUrl`` takes."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'market.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database().replace("postgresql+psycopg://", "postgresql://")

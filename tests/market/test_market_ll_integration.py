@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -38,7 +39,10 @@ MEANS = {"a": np.full(DIM, -5.0), "b": np.zeros(DIM), "c": np.r_[np.full(3, 5.0)
 UNSEEN_MEAN = np.r_[np.full(3, -5.0), np.full(3, 6.0)]
 ATTR = {"method": "TaskDefinitionByDataAttr", "param": {"attribute": ["task"]}}
 ENV_KEYS = ("JOB_NAME", "NAMESPACE", "WORKER_NAME", "LC_SERVER", "OUTPUT_URL", "MODEL_URLS", "KB_SERVER",
-            "KB_BACKEND", "UTD_NAME", "HAS_COMPLETED_INITIAL_TRAINING", "MIN_TRAIN_SAMPLE", "PARAMETERS")
+            "KB_BACKEND", "UTD_NAME", "HAS_COMPLETED_INITIAL_TRAINING", "MIN_TRAIN_SAMPLE", "PARAMETERS",
+            "MARKET_API_TOKEN")
+#: the market's write token: workers send it from MARKET_API_TOKEN
+TOKEN = "ll-integration-token-0123456789"
 
 
 class MeanEstimator:
@@ -127,9 +131,9 @@ def job_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_lc: str) -> It
 
 @pytest.fixture
 def market_server(tmp_path: Path) -> Iterator[str]:
-    """A real market REST service on 127.0.0.1 (stops with the test)."""
+    """A real market REST service on 127.0.0.1 (stops with the test); writes need ``TOKEN``."""
     settings = MarketSettings(db_url=f"sqlite:///{tmp_path / 'kb.db'}", storage_dir=tmp_path / "kb",
-                              api_token=None, run_stat_check=False)
+                              api_token=TOKEN, run_stat_check=False)
     port = free_port()
     srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -208,6 +212,7 @@ def test_lifelong_learning_with_in_process_market(job_env: Path, monkeypatch: py
 def test_lifelong_learning_through_market_service(job_env: Path, monkeypatch: pytest.MonkeyPatch,
                                                   market_server: str) -> None:
     monkeypatch.setenv("KB_SERVER", market_server)
+    monkeypatch.setenv("MARKET_API_TOKEN", TOKEN)  # both the market client and KBClient send it
     section = _train_and_infer(job_env, monkeypatch)
     assert section["mode"] == "rest" and section["server"] == market_server
     with MarketClient(market_server) as client:
@@ -255,7 +260,10 @@ def test_retrain_replaces_task_models(job_env: Path, monkeypatch: pytest.MonkeyP
 
 
 def test_kbclient_against_market_service(tmp_path: Path, market_server: str) -> None:
-    kb = KBClient(market_server)
+    with pytest.raises(httpx.HTTPStatusError) as refused:  # writes need the market's token
+        KBClient(market_server, token="").update_task_status("a", 1)
+    assert refused.value.response.status_code == 401
+    kb = KBClient(market_server, token=TOKEN)
     index = tmp_path / "task_index.pkl"
     index.write_bytes(pickle.dumps({"task_groups": [], "created_at": 1.0}))
     url = kb.update_db(str(index))

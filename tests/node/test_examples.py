@@ -126,6 +126,51 @@ def test_joint_inference(e2e: E2E, started: dict[str, float]) -> None:
     status = e2e.json("-n", ns, "get", "ji", "digits-ji")["status"]
     assert status["cloudServiceURL"] == f"http://digits-ji-cloud.{ns}:5000"
     assert row["READY"] == "False"  # the edge worker's stream has ended
+    # The big model is Sedna's Deployment (one replica without hpa); the edge worker, whose
+    # template says restartPolicy OnFailure (it ends with its stream), is a bare pod.
+    deployment = e2e.json("-n", ns, "get", "deployment", "digits-ji-deployment-cloud")
+    assert deployment["spec"]["replicas"] == 1 and deployment["status"].get("availableReplicas") == 1
+    assert [r["kind"] for r in cloud[0]["metadata"]["ownerReferences"]] == ["ReplicaSet"]
+    assert [r["kind"] for r in edge["metadata"]["ownerReferences"]] == ["JointInferenceService"]
+    assert not e2e.json("-n", ns, "get", "hpa")["items"]
+
+
+def test_joint_inference_hpa_scales_the_big_model(e2e: E2E) -> None:
+    """The JI example with an ``hpa`` on its cloud worker: the Deployment starts at minReplicas,
+    both big-model pods become available behind the Service, and the example still completes."""
+    ns, started_at = "e2e-ji-hpa", time.monotonic()
+    e2e.stage_example("joint_inference", ns)
+    hpa = {"minReplicas": 2, "maxReplicas": 3,
+           "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]}  # fmt: skip
+
+    def with_hpa(docs: list[dict]) -> None:
+        next(d for d in docs if d["kind"] == "JointInferenceService")["spec"]["cloudWorker"]["hpa"] = hpa
+
+    e2e.apply_example("joint_inference", ns, edit=with_hpa)
+
+    def available() -> dict | None:
+        found = e2e.json("-n", ns, "get", "deployment", "-l", "jointinferenceservice.sedna.io/worker-type=cloud")["items"]
+        return found[0] if found and found[0].get("status", {}).get("availableReplicas") == 2 else None
+
+    deployment = e2e.wait("2 available big-model replicas", available, TIMEOUT, dump_ns=ns)
+    e2e.timings["joint_inference hpa: apply -> minReplicas available"] = time.monotonic() - started_at
+    assert deployment["metadata"]["name"] == "digits-ji-deployment-cloud" and deployment["spec"]["replicas"] == 2
+    got = e2e.json("-n", ns, "get", "hpa", "hpa-digits-ji-deployment-cloud")
+    assert got["spec"]["scaleTargetRef"]["name"] == "digits-ji-deployment-cloud"
+    assert (got["spec"]["minReplicas"], got["spec"]["maxReplicas"]) == (2, 3)
+    e2e.wait_example_done("joint_inference", ns, TIMEOUT)
+    e2e.timings["joint_inference hpa: apply -> done"] = time.monotonic() - started_at
+
+    def metrics() -> dict[str, float] | None:
+        status = e2e.json("-n", ns, "get", "ji", "digits-ji")["status"]
+        found = {m["key"]: float(m["value"]) for m in status.get("metrics") or []}
+        return found if found.get("inferenceNumber") == 300 else None
+
+    final = e2e.wait("the edge's final metrics in status", metrics, 60, dump_ns=ns)
+    assert 0 < final["hardExampleNumber"] < 300 and final["cloudFailureNumber"] == 0
+    cloud = _workers(e2e, ns, "jointinferenceservice.sedna.io/worker-type=cloud")
+    assert len(cloud) == 2 and all(p["spec"]["nodeName"] == "cloud-node" for p in cloud)
+    e2e.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
 def test_incremental_learning(e2e: E2E, started: dict[str, float]) -> None:

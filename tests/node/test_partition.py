@@ -318,10 +318,22 @@ def test_lifelong_learning_through_a_partition(e2e: E2E) -> None:
     assert trained and trained == appended[: len(trained)], (trained[:5], appended[:5])
     models = [m["modelID"] for m in got.status["knowledgeBase"]["AIModels"]["listOfAIModels"]]
     assert "noisy" in models, got.status["knowledgeBase"]  # the task it had never seen, learned
-    # The inference pod served the whole partition (never restarted while cut off).
+    assert len(models) == 3, models  # ...and round 1's two tasks are still listed
+    # The inference pod served the whole partition, and round 2's knowledge base was swapped into
+    # it in place (issue 11 item 4): the same pod, never restarted.
+    deploys = [c for c in got.status["conditions"] if c["type"] == "Completed" and c.get("stage") == "Deploy"]
+    assert [c["reason"] for c in deploys][-1] == "HotUpdated", deploys
     pods = {p["metadata"]["uid"]: p for p in e2e.json("-n", ns, "get", "pods", "-l", label)["items"]}
-    if infer["metadata"]["uid"] in pods:  # the round-2 deploy may have replaced it since
-        assert sum(c["restartCount"] for c in pods[infer["metadata"]["uid"]]["status"]["containerStatuses"]) == 0
+    assert list(pods) == [infer["metadata"]["uid"]], list(pods)
+    assert sum(c["restartCount"] for c in pods[infer["metadata"]["uid"]]["status"]["containerStatuses"]) == 0
+
+    def unseen_counted() -> int | None:
+        kb = (e2e.json("-n", ns, "get", "ll", "digits-ll").get("status") or {}).get("knowledgeBase") or {}
+        count = int((kb.get("samples") or {}).get("numberOfUnseenSample") or 0)
+        return count if count >= 40 else None  # every pass over the stream meets the 40 again
+
+    unseen = e2e.wait("the inference worker's unseen count in the status", unseen_counted, 120, interval=2, dump_ns=ns)
+    e2e.counts["partition (LL): numberOfUnseenSample reported by the inference worker"] = unseen
     e2e.timings["partition (LL): healed -> round 2 done"] = time.monotonic() - got.healed
     e2e.counts["partition (LL): unseen samples collected at the edge while cut off"] = got.lines
     e2e.counts["partition (LL): dataset/status patches spooled at the edge LC"] = got.spooled

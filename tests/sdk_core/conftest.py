@@ -38,6 +38,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     BaseConfig.reset()
     LCClient._shared.clear()
     yield
+    from sedna.service.lc_reporter import _REPORTERS
+
+    for reporter in list(_REPORTERS):  # a test's workers end with it, not at interpreter exit
+        reporter.stop()
     BaseConfig.reset()
     for client in LCClient._shared.values():
         client.close()

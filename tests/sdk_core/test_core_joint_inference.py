@@ -321,7 +321,7 @@ def test_last_period_is_reported_when_the_edge_worker_exits(fake_lc):
 
 
 def test_the_exit_report_is_sent_once_and_not_after_stop(monkeypatch, fake_lc):
-    from sedna.core.joint_inference.joint_inference import _REPORTERS
+    from sedna.service.lc_reporter import _REPORTERS
 
     monkeypatch.setenv("SERVICE_NAME", "ji-stopped")
     monkeypatch.setenv("LC_PERIOD", "3600")
@@ -408,3 +408,53 @@ def test_check_server_status_is_none_while_the_cloud_is_down():
     from tests.sdk_core.conftest import free_port
 
     assert ModelClient("sedna", host="127.0.0.1", port=free_port(), timeout=1).check_server_status() is None
+
+
+class _Echo:
+    def inference(self, data, post_process=None):
+        return data
+
+
+def _raw_post(port: int, head: bytes, body_parts: list[bytes]) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)
+        reply = b""
+        try:
+            for part in body_parts:
+                sock.sendall(part)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered and closed before the rest was sent
+        while b"\r\n\r\n" not in reply or b"max_buffer_size" not in reply and b"result" not in reply:
+            try:
+                chunk = sock.recv(4096)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            reply += chunk
+    return reply
+
+
+def test_a_chunked_or_understated_body_is_cut_at_max_buffer_size():
+    """Issue 12 item 10: without (or with a false) Content-Length the limit is enforced on the
+    bytes read, so a chunked body cannot make the server buffer more than max_buffer_size."""
+    from sedna.service.server.inference import InferenceServer
+
+    port = free_port()
+    server = InferenceServer(_Echo(), servername="echo", host="127.0.0.1", http_port=port, max_buffer_size=4096)
+    server.start_background()
+    try:
+        head = (b"POST /echo/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n")
+        piece = b'{"data": [' + b"1," * 2000
+        chunks = [b"%x\r\n%s\r\n" % (len(piece), piece)] + [b"%x\r\n%s\r\n" % (len(b"1," * 2000), b"1," * 2000)] * 200
+        reply = _raw_post(port, head, chunks)
+        assert reply.startswith(b"HTTP/1.1 413") and b"more than 4096 bytes exceeds max_buffer_size" in reply, reply[:300]
+        # a small chunked body still works
+        small = b'{"data": [1, 2, 3]}'
+        reply = _raw_post(port, head, [b"%x\r\n%s\r\n0\r\n\r\n" % (len(small), small)])
+        assert reply.startswith(b"HTTP/1.1 200") and b'"result":[1,2,3]' in reply, reply[:300]
+    finally:
+        server.stop()

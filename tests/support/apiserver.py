@@ -243,7 +243,9 @@ def start_control_plane(workdir: Path | None = None, controller_manager: bool = 
                 str(bins / "kube-controller-manager"),
                 "--kubeconfig", str(kubeconfig),
                 "--bind-address", "127.0.0.1", "--secure-port", str(kcm_port),
-                "--controllers", "garbagecollector,namespace,serviceaccount,serviceaccount-token",
+                # deployment, replicaset: JI workers are Deployments (there is no scheduler or kubelet:
+                # tests write pod status themselves).
+                "--controllers", "garbagecollector,namespace,serviceaccount,serviceaccount-token,deployment,replicaset",
                 "--service-account-private-key-file", str(sa_key),
                 "--use-service-account-credentials=false",
                 "--leader-elect=false",

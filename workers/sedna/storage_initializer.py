@@ -10,7 +10,9 @@ that write them run as a non-root user. Run as another user, it only creates the
 (the worker then runs as that user too, as in ``sedna run``).
 
 Each ``SRC`` (``http(s)://``, ``s3://``, ``obs://`` or a local path) is downloaded to ``DST``:
-a ``DST`` ending in ``/`` is a directory to put the file in, otherwise it is the file's path.
+a ``DST`` ending in ``/``, or whose last segment is not the source's file name, is a directory
+to put the file in (Sedna's pairs: the operator passes ``/downloads/<host><dir>`` for a file
+``<dir>/<name>``); a ``DST`` ending in the source's file name is the file's path.
 Archives (``.tar.gz``, ``.tgz``, ``.tar``, ``.zip``) are also unpacked beside the download,
 into ``DST`` without its extension.
 
@@ -27,9 +29,11 @@ the reason when anything fails, so the pod shows why it could not start.
 from __future__ import annotations
 
 import os
+import posixpath
 import sys
 import time
 from collections.abc import Sequence
+from urllib.parse import urlparse
 
 from sedna.common.file_ops import FileOps, FileOpsError
 
@@ -60,6 +64,9 @@ def fetch_one(src: str, dst: str) -> list[str]:
             os.makedirs(os.path.dirname(local) or ".", exist_ok=True)
             out.append(FileOps.download(f"{base}/{rel.lstrip('/')}", local))
         return out
+    name = posixpath.basename(urlparse(src).path.rstrip("/")) if "://" in src else os.path.basename(src.rstrip("/"))
+    if not dst.endswith("/") and os.path.basename(dst.rstrip("/")) != name:
+        dst += "/"  # Sedna's form: the directory to download into
     if not dst.endswith("/"):
         os.makedirs(os.path.dirname(dst) or ".", exist_ok=True)
     else:

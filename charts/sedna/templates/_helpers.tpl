@@ -79,6 +79,11 @@ app.kubernetes.io/part-of: sedna
 {{- end }}
 
 {{/* Name of the Secret holding SEDNA_LC_SECRET (the key of the per-job worker report tokens). */}}
+{{/* Secret of the market's write token(s): the chart's own, or kb.auth.existingSecret. */}}
+{{- define "sedna.kbAuth.secretName" -}}
+{{- default (printf "%s-auth" (include "sedna.componentName" (dict "root" . "component" "kb"))) .Values.kb.auth.existingSecret }}
+{{- end }}
+
 {{- define "sedna.lcAuth.secretName" -}}
 {{- default (printf "%s-report-auth" (include "sedna.componentName" (dict "root" . "component" "lc"))) .Values.lc.reportAuth.existingSecret }}
 {{- end }}

@@ -19,12 +19,18 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
 from .kernels import gaussian_kernel
+from .parsing import as_object, count, finite_array, finite_float, load_json_object
 from .qp import solve_simplex_qp
 
 MAX_REDUCED_SET_SIZE = 1_310_720
 SPEC_TYPE = "RKMETableSpecification"
 #: legacy class names that also denote a table RKME
 COMPATIBLE_TYPES = frozenset({SPEC_TYPE, "RKMEStatSpecification"})
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def resolve_reduced_set_size(requested: int, n: int, d: int) -> int:
@@ -145,30 +151,32 @@ class RKMETableSpec:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RKMETableSpec:
-        """Parse the learnware JSON form; rejects other spec types and non-finite numbers."""
+    def from_dict(cls, data: Any, where: str = "statistical spec") -> RKMETableSpec:
+        """Parse the learnware JSON form (untrusted: a spec file, a search's spec); rejects other
+        spec types, non-finite or overflowing numbers and a ``num_points`` that is not a count,
+        with a ``ValueError`` naming the field."""
+        data = as_object(data, where)
         stype = data.get("type", SPEC_TYPE)
-        if stype not in COMPATIBLE_TYPES:
-            raise ValueError(f"unsupported statistical spec type {stype!r}")
+        if not isinstance(stype, str) or stype not in COMPATIBLE_TYPES:
+            raise ValueError(f"unsupported statistical spec type {_short_repr(stype)}")
         for key in ("z", "beta"):
             if key not in data:
                 raise ValueError(f"statistical spec lacks {key!r}")
-        z = np.asarray(data["z"], dtype=np.float64)
-        beta = np.asarray(data["beta"], dtype=np.float64)
+        z = finite_array(data["z"], "z")
+        beta = finite_array(data["beta"], "beta")
         if z.ndim == 1:  # one-dimensional features saved as a flat list
             z = z[:, None]
-        if not (np.all(np.isfinite(z)) and np.all(np.isfinite(beta))):
-            raise ValueError("statistical spec contains NaN or Inf")
-        return cls(z, beta, float(data.get("gamma", 0.1)), int(data.get("num_points", 0)))
+        gamma = finite_float(data.get("gamma", 0.1), "gamma")
+        return cls(z, beta, gamma, count(data.get("num_points", 0), "num_points"))
 
     def to_json(self) -> str:
         """JSON text."""
         return json.dumps(self.to_dict())
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> RKMETableSpec:
-        """Parse JSON text."""
-        return cls.from_dict(json.loads(text))
+    def from_json(cls, text: str | bytes, where: str = "statistical spec") -> RKMETableSpec:
+        """Parse untrusted JSON text (see :func:`~sedna_market.spec.parsing.load_json`)."""
+        return cls.from_dict(load_json_object(text, where), where)
 
     def save(self, path: str | Path) -> None:
         """Write ``stat_spec.json``-style file."""

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from .parsing import as_object
+
 DATA_TYPES = ("Table", "Image", "Text")
 TASK_TYPES = (
     "Classification",
@@ -107,10 +109,11 @@ class SemanticSpec(BaseModel):
 
     # -- conversions -------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SemanticSpec:
-        """Parse learnware's dict form; a scalar ``Values`` of a Class field becomes a list."""
+    def from_dict(cls, data: Any, where: str = "semantic spec") -> SemanticSpec:
+        """Parse learnware's dict form; a scalar ``Values`` of a Class field becomes a list.
+        Anything but an object is a ``ValueError`` naming ``where``."""
         fixed: dict[str, Any] = {}
-        for key, value in data.items():
+        for key, value in as_object(data, where).items():
             if key in VOCABULARY and isinstance(value, dict):
                 ftype = VOCABULARY[key][0]
                 vals = value.get("Values", [] if ftype != "String" else "")

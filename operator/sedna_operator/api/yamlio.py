@@ -6,9 +6,10 @@ Sedna's own timer samples into numbers. The loader here keeps YAML 1.1's other r
 drops the base-60 forms, so a manifest means the same thing here as under kubectl.
 
 Aliases are YAML's way to repeat a node; nested ones multiply ("billion laughs": 448 bytes
-that expand to 10^9 nodes once anything walks the document). Each document's expanded size is
-counted on the node graph before it is constructed, and one over ``MAX_YAML_NODES`` (env
-``SEDNA_MAX_YAML_NODES``, default 1,000,000; a large manifest has thousands) is refused.
+that expand to 10^9 nodes once anything walks the document). Nodes are counted while composed and
+each document's expanded size on the node graph, before anything is constructed; one over
+``MAX_YAML_NODES`` (env ``SEDNA_MAX_YAML_NODES``, default 200,000, about 130 MB of PyYAML nodes;
+a large manifest has thousands) is refused, as is one nested deeper than 100 levels.
 """
 
 from __future__ import annotations
@@ -21,60 +22,39 @@ from typing import Any
 
 import yaml
 
+# The counting core is shared with the model market (learnware.yaml), which must not import
+# the operator; AliasExpansionError is re-exported so callers keep one exception type.
+from sedna.common.yamlbound import AliasExpansionError, BoundedSafeLoader
+from sedna.common.yamlbound import expanded_size as _expanded_size
+
 __all__ = [
     "ManifestLoader",
     "AliasExpansionError",
     "MAX_YAML_NODES",
+    "expanded_size",
     "load_manifests",
     "iter_manifests",
     "iter_manifest_files",
 ]
 
-MAX_YAML_NODES = int(os.environ.get("SEDNA_MAX_YAML_NODES", "1000000"))
-
-
-class AliasExpansionError(yaml.YAMLError):
-    """A document whose aliases expand beyond the node limit (or refer to themselves)."""
+MAX_YAML_NODES = int(os.environ.get("SEDNA_MAX_YAML_NODES", "200000"))
 
 
 def expanded_size(node: yaml.Node, limit: int) -> int:
-    """Nodes in ``node`` with every alias expanded, counted without expanding anything (each
-    distinct node once, memoised); raises :class:`AliasExpansionError` past ``limit``."""
-    sizes: dict[int, int] = {}
-    open_nodes: set[int] = set()
-
-    def size(n: yaml.Node) -> int:
-        key = id(n)
-        if key in sizes:
-            return sizes[key]
-        if key in open_nodes:
-            raise AliasExpansionError("a YAML alias refers to the node that contains it")
-        open_nodes.add(key)
-        total = 1
-        if isinstance(n, yaml.SequenceNode):
-            total += sum(size(child) for child in n.value)
-        elif isinstance(n, yaml.MappingNode):
-            total += sum(size(k) + size(v) for k, v in n.value)
-        open_nodes.discard(key)
-        if total > limit:
-            raise AliasExpansionError(
-                f"the document's aliases expand to more than {limit:,} nodes (an alias bomb?); "
-                "raise SEDNA_MAX_YAML_NODES if it is meant"
-            )
-        sizes[key] = total
-        return total
-
-    return size(node)
+    """Nodes in ``node`` with every alias expanded, counted without expanding anything; raises
+    :class:`AliasExpansionError` past ``limit`` (the shared core in ``sedna.common.yamlbound``)."""
+    return _expanded_size(node, limit, "SEDNA_MAX_YAML_NODES")
 
 
-class ManifestLoader(yaml.SafeLoader):
+class ManifestLoader(BoundedSafeLoader):
     """SafeLoader without sexagesimal integers and floats, and with a bound on alias expansion."""
 
+    limit_setting = "SEDNA_MAX_YAML_NODES"
+
     def compose_document(self) -> yaml.Node | None:
-        node = super().compose_document()
-        if node is not None:
-            expanded_size(node, MAX_YAML_NODES)
-        return node
+        # the module's MAX_YAML_NODES is read per document, so a changed value takes effect
+        self.max_nodes = MAX_YAML_NODES
+        return super().compose_document()
 
 
 def _strip_sexagesimal() -> None:

@@ -4,8 +4,10 @@ Differences from IL: workers get ``KB_SERVER`` and ``OUTPUT_URL``; train gets
 ``HAS_COMPLETED_INITIAL_TRAINING`` and, after the first round, ``CLOUD_KB_INDEX``; there is no
 deploy trigger: the KB index the eval reported is copied by the LC to
 ``<outputDir>/deploy/index.pkl`` (asked in ``controllerState.deploy``) and the inference worker,
-created only after the first deploy, is (re)started on it. ``status.knowledgeBase`` is rebuilt
-from the workers' reports.
+created only after the first deploy. Later deploys replace the index in place and the running
+worker swaps it in (Sedna's edge hot update, ``MODEL_POLL_PERIOD_SECONDS``); only a deploy that
+finds no serving inference worker starts a new one. ``status.knowledgeBase`` is rebuilt from the
+workers' reports, ``samples.numberOfUnseenSample`` from the inference workers' counts.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from .lifecycle import LEARNING_TERMS, with_run_policy
 from .plan import Observation, Plan, WorkerPlan, WorkerReport
 from .workers import WORKER_KEY_LABEL, PodExtras, build_worker, env, spec_hash
 
-__all__ = ["deploy_index", "knowledge_base_from", "reconcile", "cleanup", "FLAVOR"]
+__all__ = ["deploy_index", "knowledge_base_from", "unseen_samples_from", "reconcile", "cleanup", "FLAVOR"]
 
 
 def _job(cy: Cycle) -> LifelongLearningJob:
@@ -92,8 +94,11 @@ def inference_slot(cy: Cycle) -> Slot | None:
     obs = cy.obs
     spec = job.spec
     index = deploy_index(spec.output_dir)
+    # The round the worker was last started for (state from before hot updates: the deployed
+    # round, so an upgrade does not restart a serving worker).
+    epoch = cy.state.get("inferenceEpoch") or deployed_round
     template_hash = spec_hash(spec.deploy_spec.template,
-                              {"index": index, "round": deployed_round, "credential": spec.credential_name})
+                              {"index": index, "round": epoch, "credential": spec.credential_name})
 
     def build(attempt: int) -> WorkerPlan:
         mounts = mount_set(obs)
@@ -159,8 +164,17 @@ def deploy_ready(cy: Cycle) -> Step:
     if cy.obs.lc_files.get(target) is False:
         return Step(requeue_after=2.0)
     cy.state["deployedRound"] = cy.round
-    cy.transit("Completed", "Deploy", "Deployed", f"inference worker (re)started on {target}")
+    if cy.state.get("inferenceEpoch") and _serving_inference(cy):
+        cy.transit("Completed", "Deploy", "HotUpdated",
+                   f"round {cy.round}: {target} replaced; the inference worker swaps it in without a restart")
+    else:
+        cy.state["inferenceEpoch"] = cy.round
+        cy.transit("Completed", "Deploy", "Deployed", f"inference worker started on {target}")
     return Step(requeue_after=0.0)
+
+
+def _serving_inference(cy: Cycle) -> bool:
+    return any(w.role == "inference" and w.serving and not w.deleting for w in cy.obs.workers)
 
 
 def deploy_running(cy: Cycle, ctype: str) -> Step:
@@ -181,25 +195,47 @@ def _task_scores(result: dict[str, Any]) -> dict[str, Any] | None:
 
 def _knowledge_base_from_task_metrics(reports: list[WorkerReport]) -> dict[str, Any] | None:
     """The SDK's reports carry no ``current_metric``: its eval result's ``metrics`` map each task
-    to its score and its train result's ``metrics`` map each task to its sample count."""
-    newest = sorted(reports, key=lambda r: (r.received_at, r.sequence), reverse=True)
-    evals = [r for r in newest if r.kind.lower() == "eval" and r.results and _task_scores(r.results[0])]
-    trains = [r for r in newest if r.kind.lower() == "train" and r.results and _task_scores(r.results[0])]
-    if not evals and not trains:
+    to its score and its train result's ``metrics`` map each task to its sample count.
+
+    The knowledge base keeps tasks across rounds (a round trains and scores only the tasks it has
+    samples of), so every round's reports are merged, oldest first: a task shows its newest score
+    and count, and a task of an earlier round stays listed.
+    """
+    oldest_first = sorted(reports, key=lambda r: (r.received_at, r.sequence))
+    scores: dict[str, float] = {}
+    counts: dict[str, int] = {}
+    for r in oldest_first:
+        metrics = _task_scores(r.results[0]) if r.results else None
+        if not metrics:
+            continue
+        if r.kind.lower() == "eval":
+            scores.update({str(k): float(v) for k, v in metrics.items()})
+        elif r.kind.lower() == "train":
+            counts.update({str(k): int(v) for k, v in metrics.items()})
+    if not scores and not counts:
         return None
-    counts = (_task_scores(trains[0].results[0]) or {}) if trains else {}
-    scores = (_task_scores(evals[0].results[0]) or {}) if evals else {}
     ai_models = []
-    for task in scores or counts:
-        entry: dict[str, Any] = {"modelID": str(task), "numberOfTrainSamples": int(counts.get(task, 0))}
+    for task in dict.fromkeys([*counts, *scores]):
+        entry: dict[str, Any] = {"modelID": task, "numberOfTrainSamples": counts.get(task, 0)}
         if task in scores:
-            entry["averagePrecision"] = float(scores[task])
+            entry["averagePrecision"] = scores[task]
         ai_models.append(entry)
     return {
         "AIModels": {"numberOfAIModels": len(ai_models), "listOfAIModels": ai_models},
         "AIClasses": {"numberOfAIClasses": 0, "listOfAIClasses": []},
         "samples": {"numberOfLabeledUnseenSample": 0, "numberOfUnseenSample": 0},
     }
+
+
+def unseen_samples_from(reports: list[WorkerReport]) -> int:
+    """Samples the inference workers found unseen: each worker's latest count (cumulative since
+    it started), summed over the workers."""
+    total = 0
+    for report in reports:
+        value = report.owner_info.get("numberOfUnseenSample") if report.kind.lower() == "inference" else None
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            total += value
+    return total
 
 
 def knowledge_base_from(reports: list[WorkerReport]) -> dict[str, Any] | None:
@@ -238,9 +274,11 @@ def knowledge_base_from(reports: list[WorkerReport]) -> dict[str, Any] | None:
 def status_extras(cy: Cycle) -> dict[str, Any]:
     job = _job(cy)
     names = {w.name for w in cy.obs.workers}
-    prefixes = (f"{job.name}-train-", f"{job.name}-eval-")
+    prefixes = (f"{job.name}-train-", f"{job.name}-eval-", f"{job.name}-inference-")
     reports = [r for n, r in cy.obs.reports.items() if n in names or n.startswith(prefixes)]
     kb = knowledge_base_from(reports)
+    if kb is not None:
+        kb["samples"]["numberOfUnseenSample"] = unseen_samples_from(reports)
     current = job.status.knowledge_base.to_wire() if job.status.knowledge_base else None
     if kb is None or kb == current:
         return {}

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..api import PodTemplateSpec, Resource
-from .plan import ObservedWorker, ServicePlan, WorkerPlan
+from .plan import AutoscalerPlan, DeploymentPlan, ObservedWorker, ServicePlan, WorkerPlan
 
 __all__ = [
     "TEMPLATE_HASH_ANNOTATION",
@@ -35,6 +35,12 @@ __all__ = [
     "build_worker",
     "build_service",
     "observed_hash",
+    "deployment_name",
+    "autoscaler_name",
+    "runs_as_deployment",
+    "as_deployment",
+    "deployment_manifest",
+    "build_autoscaler",
 ]
 
 TEMPLATE_HASH_ANNOTATION = "sedna.io/template-hash"
@@ -268,3 +274,102 @@ def build_service(resource: Resource[Any, Any], worker_type: str, port: int) -> 
         },
     }
     return ServicePlan(name=name, service=service)
+
+
+# ---------------------------------------------------------------------------- Deployments
+# Sedna's JI controller runs its workers as Deployments (reference §2.2); these build them from
+# the same worker pod, so a Deployment's pods carry every label, env var and mount a bare
+# worker would.
+
+
+def deployment_name(resource: Resource[Any, Any], worker_type: str) -> str:
+    """Sedna's name: ``<cr>-deployment-<workerType>``."""
+    return f"{resource.name}-deployment-{worker_type}".lower()
+
+
+def autoscaler_name(resource: Resource[Any, Any], worker_type: str) -> str:
+    """Sedna's name: ``hpa-<cr>-deployment-<workerType>``."""
+    return f"hpa-{deployment_name(resource, worker_type)}"
+
+
+def runs_as_deployment(template: PodTemplateSpec) -> bool:
+    """A Deployment's pods must restart ``Always`` (the API server refuses anything else), so a
+    template asking for ``OnFailure``/``Never`` (a worker meant to finish, such as an edge
+    worker that infers a finite stream) stays a bare pod."""
+    policy = (template.to_wire().get("spec") or {}).get("restartPolicy")
+    return policy in (None, "", "Always")
+
+
+def _app_label(resource: Resource[Any, Any], worker_type: str) -> str:
+    """Sedna's ``app.sedna.io=<cr>-<workerType>-svc``, cut to a valid 63-character label value."""
+    return f"{resource.name}-{worker_type}-svc".lower()[:63].rstrip("-_.")
+
+
+def as_deployment(
+    resource: Resource[Any, Any], worker: WorkerPlan, *, replicas: int, replicas_owned_by_hpa: bool
+) -> WorkerPlan:
+    """``worker`` turned into a Deployment of its pod.
+
+    The pods get their names from the ReplicaSet, so ``WORKER_NAME`` becomes the downward API's
+    ``metadata.name``: it stays the pod name, which is what reports are keyed by.
+    """
+    pod = copy.deepcopy(worker.pod)
+    for container in pod["spec"]["containers"]:
+        container["env"] = [
+            env_from_field("WORKER_NAME", "metadata.name") if e.get("name") == "WORKER_NAME" and e.get("value") == worker.name else e
+            for e in container.get("env", [])
+        ]
+    name = deployment_name(resource, worker.role)
+    selector = worker_labels(resource, worker.role)
+    manifest = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "namespace": resource.namespace,
+            "labels": {**selector, "app.sedna.io": _app_label(resource, worker.role)},
+            "annotations": {TEMPLATE_HASH_ANNOTATION: worker.template_hash},
+            "ownerReferences": [owner_reference(resource)],
+        },
+        "spec": {"replicas": replicas, "selector": {"matchLabels": selector}},
+    }
+    plan = DeploymentPlan(manifest=manifest, replicas_owned_by_hpa=replicas_owned_by_hpa)
+    return WorkerPlan(name=name, role=worker.role, pod=pod, template_hash=worker.template_hash, deployment=plan)
+
+
+def deployment_manifest(worker: WorkerPlan) -> dict[str, Any]:
+    """The complete Deployment of a worker planned as one: its manifest plus the pod as template."""
+    if worker.deployment is None:
+        raise ValueError(f"worker {worker.name} is not planned as a Deployment")
+    manifest = copy.deepcopy(worker.deployment.manifest)
+    meta = worker.pod.get("metadata") or {}
+    template_meta = {k: copy.deepcopy(meta[k]) for k in ("labels", "annotations") if k in meta}
+    manifest["spec"]["template"] = {"metadata": template_meta, "spec": copy.deepcopy(worker.pod["spec"])}
+    return manifest
+
+
+def build_autoscaler(
+    resource: Resource[Any, Any], worker_type: str, hpa: Mapping[str, Any]
+) -> tuple[AutoscalerPlan, str]:
+    """Sedna's HPA of one worker: the CR's ``hpa`` fields (minReplicas, maxReplicas, metrics,
+    behavior) as they are, aimed at the worker's Deployment; and the hash of what it was made
+    from (recorded on it, so an edit of ``hpa`` is seen)."""
+    name = autoscaler_name(resource, worker_type)
+    spec = {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment_name(resource, worker_type)},
+        **copy.deepcopy(dict(hpa)),
+    }
+    digest = spec_hash(None, {"hpa": spec})
+    manifest = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {
+            "name": name,
+            "namespace": resource.namespace,
+            "labels": worker_labels(resource, worker_type),
+            "annotations": {TEMPLATE_HASH_ANNOTATION: digest},
+            "ownerReferences": [owner_reference(resource)],
+        },
+        "spec": spec,
+    }
+    return AutoscalerPlan(name=name, hpa=manifest), digest

@@ -121,10 +121,12 @@ def _sequence_header(request: Request) -> int | None:
     raw = request.headers.get(SEQUENCE_HEADER)
     if raw is None:
         return None
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        raise Rejected(400, "malformed", f"{SEQUENCE_HEADER} must be an integer, got {raw!r}") from None
+    text = raw.strip()
+    # decimal digits only: Python's int() also takes "1_0", "+5" and non-ASCII digits, which the
+    # Go LC (and any other reader of the header) would refuse
+    if not (text.isascii() and text.isdigit()):
+        raise Rejected(400, "malformed", f"{SEQUENCE_HEADER} must be an integer, got {raw[:40]!r}")
+    value = int(text)
     if not 1 <= value <= MAX_SEQUENCE:
         raise Rejected(400, "malformed", f"{SEQUENCE_HEADER} must be between 1 and {MAX_SEQUENCE}, got {value}")
     return value

@@ -15,7 +15,12 @@ samples, which goes wrong (or negative) when the file is truncated or replaced. 
   in-place rewrite (the head of the already-read bytes changed) reset the baseline: the
   file's current lines become the count, are *not* handed out as new samples, and an event
   says what happened. A missing or unreadable file keeps the last count and raises one event.
-* Other formats and remote (s3/http) index files are reported with a clear event, never counted.
+* Index files on s3 (``s3://``, ``obs://``) are fetched whole every poll with the Dataset's
+  credential Secret (:mod:`.objstore`, as Sedna's LC does with minio) into a cache file that is
+  rewritten in place, and counted like a local file from there (growth, truncation, rewrite).
+  A failed fetch keeps the last count and raises one event naming the object and the Secret;
+  the keys never reach an event or a log line.
+* Other formats and http(s) index files are reported with a clear event, never counted.
 
 :func:`poll_index` is the logic (one bounded read of one file); :class:`DatasetMonitor` is
 the thin async loop that polls every watched dataset and reports to a :class:`DatasetSink`.
@@ -28,12 +33,21 @@ import contextlib
 import hashlib
 import logging
 import os
+import tempfile
 from dataclasses import dataclass, field
 from typing import BinaryIO, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from .metrics import LCMetrics
+from .objstore import (
+    CredentialError,
+    ObjectNotFoundError,
+    ObjectStoreError,
+    S3Client,
+    S3Credentials,
+    is_s3_url,
+)
 from .sinks import DatasetEvent, DatasetKey, DatasetSink
 
 __all__ = [
@@ -45,6 +59,7 @@ __all__ = [
     "poll_index",
     "read_samples",
     "read_dataset",
+    "read_remote_dataset",
     "url_to_host_path",
     "DatasetMonitor",
 ]
@@ -220,6 +235,24 @@ def read_dataset(path: str, fmt: str) -> DatasetLines:
     return DatasetLines(format=cast(Literal["txt", "csv"], fmt), header=state.header, samples=samples)
 
 
+def read_remote_dataset(url: str, fmt: str, credentials: S3Credentials | None, problem: str | None = None) -> DatasetLines:
+    """:func:`read_dataset` of an index file on s3, fetched with ``credentials`` (raises
+    :class:`~.objstore.ObjectStoreError`, an ``OSError``, naming the object and the Secret)."""
+    if credentials is None:
+        raise ObjectStoreError(
+            f"dataset index {url} is on s3 but "
+            + (problem or "the Dataset names no credentialName: set it to a Secret with the S3 keys")
+        )
+    data = S3Client(credentials).get(url)
+    fd, tmp = tempfile.mkstemp(prefix="sedna-index-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        return read_dataset(tmp, fmt)
+    finally:
+        os.unlink(tmp)
+
+
 def read_samples(path: str, fmt: str, start: int = 0) -> list[str]:
     """Samples ``start..`` of an index file (e.g. to restore a job's unconsumed samples after a restart)."""
     return read_dataset(path, fmt).samples[start:]
@@ -242,6 +275,9 @@ class _Watch:
     reported: int | None = None
     problem: str | None = None
     pending_events: list[DatasetEvent] = field(default_factory=list)
+    credentials: S3Credentials | None = field(default=None, repr=False)
+    credential_problem: str | None = None
+    cache: str | None = None
 
 
 class DatasetMonitor:
@@ -258,29 +294,77 @@ class DatasetMonitor:
         interval: float = 60.0,
         rootfs: str = "",
         metrics: LCMetrics | None = None,
+        cache_dir: str | None = None,
     ) -> None:
         self.sink = sink
         self.interval = interval
         self.rootfs = rootfs
         self.metrics = metrics
+        self.cache_dir = cache_dir
         self._watches: dict[DatasetKey, _Watch] = {}
         self._stop = asyncio.Event()
 
-    def watch(self, key: DatasetKey, url: str, fmt: str, state: IndexState | None = None, uid: str = "") -> None:
+    def watch(
+        self,
+        key: DatasetKey,
+        url: str,
+        fmt: str,
+        state: IndexState | None = None,
+        uid: str = "",
+        *,
+        credentials: S3Credentials | None = None,
+        credential_problem: str | None = None,
+    ) -> None:
         """Start (or restart, if the URL, format or object changed) watching a dataset.
 
         ``uid`` is the Dataset object's: one deleted and created again under the same name
         between two looks is a new dataset, whose count starts from the file again (seen on a
-        real node: the new object never got a count)."""
+        real node: the new object never got a count). ``credentials`` fetch an s3 index
+        (``credential_problem``: why there are none); new ones replace the old without
+        restarting the count."""
         old = self._watches.get(key)
         if old is not None and (old.url, old.format, old.uid) == (url, fmt.lower(), uid):
+            old.credentials, old.credential_problem = credentials, credential_problem
             return
-        self._watches[key] = _Watch(url=url, format=fmt.lower(), state=state, uid=uid)
+        if old is not None:
+            self._drop_cache(old)
+        self._watches[key] = _Watch(
+            url=url, format=fmt.lower(), state=state, uid=uid,
+            credentials=credentials, credential_problem=credential_problem,
+        )  # fmt: skip
         self._gauge()
 
     def unwatch(self, key: DatasetKey) -> None:
-        self._watches.pop(key, None)
+        old = self._watches.pop(key, None)
+        if old is not None:
+            self._drop_cache(old)
         self._gauge()
+
+    @staticmethod
+    def _drop_cache(watch: _Watch) -> None:
+        if watch.cache:
+            with contextlib.suppress(OSError):
+                os.unlink(watch.cache)
+            watch.cache = None
+
+    def _fetch(self, watch: _Watch) -> str:
+        """Download an s3 index into the watch's cache file, rewritten in place (same inode, so the
+        poll sees growth, truncation and rewrites as for a local file); returns its path."""
+        if watch.credentials is None:
+            raise CredentialError(
+                watch.credential_problem
+                or "the Dataset names no credentialName: set it to a Secret with the S3 keys"
+            )
+        data = S3Client(watch.credentials).get(watch.url)
+        if watch.cache is None or not os.path.exists(watch.cache):
+            if self.cache_dir:
+                os.makedirs(self.cache_dir, exist_ok=True)
+            fd, watch.cache = tempfile.mkstemp(prefix="sedna-index-", suffix=".cache", dir=self.cache_dir or None)
+            os.close(fd)
+        with open(watch.cache, "r+b") as fh:
+            fh.write(data)
+            fh.truncate()
+        return watch.cache
 
     def state(self, key: DatasetKey) -> IndexState | None:
         """The read position of a dataset (to persist across restarts)."""
@@ -316,17 +400,32 @@ class DatasetMonitor:
                 f"dataset format {watch.format!r} is not counted: only txt and csv index files are",
             )  # fmt: skip
             return None
+        remote = is_s3_url(watch.url)
         path = url_to_host_path(watch.url, self.rootfs)
+        if remote:
+            try:
+                path = await asyncio.to_thread(self._fetch, watch)
+            except CredentialError as exc:
+                await self._problem(
+                    key, watch, "CredentialInvalid", f"index {watch.url} is on s3 and cannot be fetched: {exc}"
+                )
+                return None
+            except ObjectNotFoundError as exc:
+                await self._problem(key, watch, "IndexMissing", str(exc))
+                return None
+            except ObjectStoreError as exc:
+                await self._problem(key, watch, "IndexUnreadable", str(exc))
+                return None
         if path is None:
             await self._problem(
                 key, watch, "RemoteIndexNotMonitored",
-                f"index {watch.url} is remote; this LC counts local index files only",
+                f"index {watch.url} is remote; this LC counts local and s3 index files only",
             )  # fmt: skip
             return None
         try:
             state, result = await asyncio.to_thread(poll_index, path, watch.format, watch.state)
         except EmptyCSVError as exc:
-            await self._problem(key, watch, "EmptyCSV", str(exc))
+            await self._problem(key, watch, "EmptyCSV", str(exc).replace(path, watch.url) if remote else str(exc))
             return None
         except FileNotFoundError:
             await self._problem(key, watch, "IndexMissing", f"index file {path} does not exist")
@@ -339,6 +438,8 @@ class DatasetMonitor:
         watch.state = state
         watch.problem = None
         for event in result.events:
+            if remote:  # name the object, not the cache file
+                event = DatasetEvent(reason=event.reason, message=event.message.replace(path, watch.url))
             await self._event(key, event)
         if result.number_of_samples != watch.reported:
             await self.sink.samples_changed(
@@ -362,10 +463,14 @@ class DatasetMonitor:
     async def run(self) -> None:
         """Poll every ``interval`` seconds until :meth:`stop`."""
         self._stop.clear()
-        while not self._stop.is_set():
-            await self.poll_once()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
+        try:
+            while not self._stop.is_set():
+                await self.poll_once()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
+        finally:
+            for watch in self._watches.values():  # s3 index copies; the next poll fetches again
+                self._drop_cache(watch)
 
     def stop(self) -> None:
         self._stop.set()

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from . import rounds
+from .objstore import Storage, is_s3_url
 
 __all__ = [
     "DEPLOY_KINDS",
@@ -114,16 +115,29 @@ def copy_artifact(source: Path, target: Path) -> None:
         raise FileNotFoundError(f"{source} does not exist")
 
 
-def carry_out(request: Mapping[str, Any], read: Callable[[str], str], write: Callable[[str], str]) -> None:
+def carry_out(
+    request: Mapping[str, Any],
+    read: Callable[[str], str],
+    write: Callable[[str], str],
+    storage: Storage | None = None,
+) -> None:
     """Do the deploy ``request`` (raises OSError / KeyError / ValueError on failure).
 
-    ``read`` / ``write`` map a host path to where this process reads / writes it.
+    ``read`` / ``write`` map a host path to where this process reads / writes it. An ``s3://``
+    source or target (an s3 ``outputDir``) is downloaded / uploaded / copied with ``storage``'s
+    credentials (the job's ``credentialName``); ``ObjectStoreError`` (an OSError) says what failed.
     """
     kind = str(request.get("kind", ""))
     source, target = str(request["source"]), str(request["target"])
-    if "://" in source:
-        raise ValueError(f"{source} is not a host path (remote models are not copied by the LC)")
-    copy_artifact(Path(read(source)), Path(write(target)))
+    remote = [u for u in (source, target) if "://" in u and not u.startswith("file://")]
+    if any(not is_s3_url(u) for u in remote):
+        raise ValueError(f"{remote[0]} is neither a host path nor s3 (the LC copies only those)")
+    if remote:
+        store = storage or Storage()
+        store.read, store.write = read, write
+        store.copy(source, target)
+    else:
+        copy_artifact(Path(read(source)), Path(write(target)))
     if kind == "hotUpdate":
         model_path = str(request.get("modelPath") or target)
         rounds.write_hot_update_config(write(str(request["config"])), model_path, requested_at(request))

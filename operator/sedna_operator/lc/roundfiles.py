@@ -19,7 +19,14 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Mapping, Sequence
 
-__all__ = ["ROUND_FILE_NAMES", "round_file_name", "round_file_content", "round_file_paths", "round_files"]
+__all__ = [
+    "ROUND_FILE_NAMES",
+    "round_file_name",
+    "round_file_content",
+    "round_file_paths",
+    "round_files",
+    "index_files",
+]
 
 ROUND_FILE_NAMES = {"txt": "data.txt", "csv": "data.csv"}
 
@@ -52,6 +59,22 @@ def round_file_paths(target: str, fmt: str) -> list[str]:
     file in the target's directory, then ``target`` itself when its name differs."""
     own = posixpath.join(posixpath.dirname(target), round_file_name(fmt))
     return [own] if own == target else [own, target]
+
+
+def index_files(samples_by_target: Mapping[str, Sequence[str]], dataset_url: str) -> dict[str, bytes]:
+    """Sedna's ``dataIndex.txt`` beside each round file of a remote (s3) dataset: the dataset's URL
+    prefix, then every sample token with a file extension. ``{}`` for a host-path dataset."""
+    from .objstore import is_s3_url
+    from .rounds import index_lines, url_prefix
+
+    if not is_s3_url(dataset_url):
+        return {}
+    out: dict[str, bytes] = {}
+    for target, samples in samples_by_target.items():
+        if target:
+            lines = index_lines(samples, url_prefix(dataset_url))
+            out[posixpath.join(posixpath.dirname(target), "dataIndex.txt")] = "".join(f"{x}\n" for x in lines).encode()
+    return out
 
 
 def round_files(

@@ -245,6 +245,15 @@ class SQLiteSink:
             row = session.get(_DatasetCount, (key.namespace, key.name))
             return row.number_of_samples if row is not None else None
 
+    def dataset_counts(self) -> dict[tuple[str, str], int]:
+        """Every recorded ``numberOfSamples`` by ``(namespace, name)``, in one query (the local
+        runtime reads them once a pass; one query per Dataset made thousands a pass)."""
+        with Session(self._engine) as session:
+            rows = session.execute(
+                select(_DatasetCount.namespace, _DatasetCount.name, _DatasetCount.number_of_samples)
+            )
+            return {(ns, name): int(count) for ns, name, count in rows}
+
     def dataset_events(self, key: DatasetKey) -> list[DatasetEvent]:
         with Session(self._engine) as session:
             rows = session.scalars(

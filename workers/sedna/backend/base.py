@@ -163,6 +163,9 @@ class BackendBase:
             raise EstimatorInterfaceError(f"estimator {type(est).__name__} has no save()")
         directory, name = self._split_target("", model_name)
         upload_to = model_url or None
+        if upload_to and FileOps.is_remote(upload_to) and not get_file_format(upload_to):
+            # a remote directory (an s3 outputDir): the model goes inside it, as for a local one
+            upload_to = FileOps.join_path(upload_to, name)
         if FileOps.is_remote(directory):
             upload_to = upload_to or FileOps.join_path(directory, name)
             directory = tempfile.mkdtemp(prefix="sedna-model-")

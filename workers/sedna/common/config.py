@@ -82,9 +82,14 @@ class Config(dict):  # type: ignore[type-arg]
         text = str(source)
         path = Path(text)
         if path.suffix in (".yaml", ".yml", ".json") and path.is_file():
-            import yaml  # JSON is YAML, so one safe loader reads both
+            import yaml
 
-            value = yaml.safe_load(path.read_text(encoding="utf-8"))
+            from sedna.common.yamlbound import safe_load_bounded
+
+            try:  # JSON is YAML, so one (bounded) safe loader reads both
+                value = safe_load_bounded(path.read_text(encoding="utf-8"), 200_000)
+            except yaml.YAMLError as exc:
+                raise ValueError(f"Config({text!r}): not valid YAML or JSON: {exc}") from exc
         elif path.suffix == ".py":
             raise ValueError(f"Config({text!r}): Python config files are not executed; write it as JSON or YAML")
         else:
@@ -92,6 +97,8 @@ class Config(dict):  # type: ignore[type-arg]
                 value = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"Config: {text[:80]!r} is neither a config file nor JSON ({exc.msg})") from exc
+            except RecursionError:  # json recurses per nesting level
+                raise ValueError(f"Config: {text[:80]!r} is nested too deeply") from None
         if not isinstance(value, dict):
             raise ValueError(f"Config: expected a mapping, got {type(value).__name__}")
         return value

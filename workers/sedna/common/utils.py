@@ -47,19 +47,25 @@ def to_float(value: Any, name: str) -> float:
     """Cast an algorithm parameter (often a string from ``*_PARAMETERS``) to float."""
     try:
         return float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"parameter {name!r} must be a number, got {value!r}") from exc
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: an int past 1e308
+        raise ValueError(f"parameter {name!r} must be a number, got {_short(value)}") from exc
 
 
 def to_int(value: Any, name: str) -> int:
     """Cast an algorithm parameter to int (accepts ``"3"`` and ``"3.0"``)."""
     try:
         number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"parameter {name!r} must be an integer, got {value!r}") from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"parameter {name!r} must be an integer, got {_short(value)}") from exc
     if not number.is_integer():
-        raise ValueError(f"parameter {name!r} must be an integer, got {value!r}")
+        raise ValueError(f"parameter {name!r} must be an integer, got {_short(value)}")
     return int(number)
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr`` of a bad value for a message, cut short (a 400-digit integer is one line)."""
+    text = repr(value) if not isinstance(value, int) or value.bit_length() < 256 else f"an integer of {len(str(value))} digits"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def get_host_ip() -> str:
@@ -111,6 +117,8 @@ def parse_param(value: Any, where: str = "param") -> dict[str, Any]:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise ValueError(f"{where} is not valid JSON ({exc.msg} at {exc.pos}): {value[:80]!r}") from exc
+        except RecursionError:  # json recurses per nesting level: '[' * 100000 exhausts the stack
+            raise ValueError(f"{where} is nested too deeply to be parameters: {value[:80]!r}") from None
     if isinstance(value, dict):
         return dict(value)
     if isinstance(value, list | tuple):

@@ -36,7 +36,11 @@ from sedna.service.wire import (
     weights_to_json,
 )
 
-__all__ = ["LCClient", "ModelClient", "AggregationClient", "KBClient", "http_request"]
+__all__ = ["LCClient", "ModelClient", "AggregationClient", "AggregationAuthError", "KBClient", "http_request"]
+
+#: a trainer's aggregation credentials, injected by the runtimes (see AggregationClient)
+AGG_CLIENT_ID_ENV = "SEDNA_AGG_CLIENT_ID"
+AGG_TOKEN_ENV = "SEDNA_AGG_TOKEN"
 
 _RETRYABLE = (httpx.TransportError, httpx.HTTPStatusError)
 
@@ -259,11 +263,31 @@ class ModelClient:
         self._client.close()
 
 
+class AggregationAuthError(RuntimeError):
+    """The aggregator refused this client's subscription (a missing or wrong token).
+
+    Not a ``ConnectionError``: reconnecting with the same credentials cannot help, so the
+    trainer's reconnect loop lets it through."""
+
+
 class AggregationClient:
     """Websocket client of the aggregation server (synchronous, one per FL worker).
 
+    Credentials: ``token`` (else ``SEDNA_AGG_TOKEN``, which the runtimes inject into every
+    trainer together with ``SEDNA_AGG_CLIENT_ID``) is sent in ``subscribe``. A token from the
+    environment is bound to ``SEDNA_AGG_CLIENT_ID``, which then replaces ``client_id`` (a Sedna
+    script passes its pod name, which a restarted trainer does not keep). With a token the client
+    waits for the server's ``subscribe_ack`` before it sends anything else (frames are bounded
+    until then), and raises :class:`AggregationAuthError` when the subscription is refused.
+
     ``encoding="binary"`` asks the server for binary weight frames; a server that does not
     acknowledge (Sedna's) keeps the JSON encoding.
+
+    ``weight_store`` (an :class:`~sedna.algorithms.transmitter.S3WeightStore`; the
+    ``FederatedLearning`` trainer passes one when ``TRANSMITTER=s3``): ``send`` uploads the
+    weights to ``<store>/round-<last_round + 1>/<client id>.npz`` and sends only
+    ``weights_url``; ``recv`` downloads the ``weights_url`` of a ``recv_weight`` message into
+    ``data["weights"]``.
 
     Sedna's signature ``AggregationClient(url, client_id, ping_timeout=5, ping_interval=5,
     max_size=...)`` is accepted: ``ping_timeout`` is how long connecting is retried (Sedna 0.4+
@@ -281,9 +305,19 @@ class AggregationClient:
         connect_timeout: float | None = None,
         ack_timeout: float = 2.0,
         ping_interval: float | None = None,
+        token: str | None = None,
+        weight_store: Any = None,
     ) -> None:
         self.uri = url
+        self.weight_store = weight_store
         self.ping_interval = ping_interval
+        if token is None and os.environ.get(AGG_TOKEN_ENV):
+            token = os.environ[AGG_TOKEN_ENV]
+            bound = os.environ.get(AGG_CLIENT_ID_ENV)
+            if bound and bound != client_id:
+                LOGGER.info("aggregation client %r subscribes as %r, the id its token is bound to", client_id, bound)
+                client_id = bound
+        self.token = token
         self.client_id = client_id
         self.max_size = max_size  # None: no frame limit (Sedna caps at 16 MiB)
         self.requested_encoding = encoding
@@ -320,21 +354,51 @@ class AggregationClient:
             sub["round"] = self.last_round  # an extra field: Sedna's server ignores it
         if self.requested_encoding == ENCODING_BINARY:
             sub["encoding"] = ENCODING_BINARY
+        if self.token:
+            sub["token"] = self.token  # an extra field too
         self.ws.send(json.dumps(sub))
-        if self.requested_encoding == ENCODING_BINARY:
+        self.encoding = ENCODING_JSON
+        if self.requested_encoding == ENCODING_BINARY or self.token:
+            self._await_ack()
+
+    def _await_ack(self) -> None:
+        """Wait (``ack_timeout``; at least 10 s with a token) for ``subscribe_ack``; a server
+        that sends none (Sedna's) keeps the JSON encoding. A refusal raises
+        :class:`AggregationAuthError`."""
+        from websockets.exceptions import ConnectionClosed
+
+        # our aggregator always acknowledges a token, and frames stay bounded until it has: be
+        # patient with a busy server rather than send an update it would close the connection on
+        wait = max(self.ack_timeout, 10.0) if self.token else self.ack_timeout
+        deadline = time.monotonic() + wait
+        while True:
             try:
-                raw = self.ws.recv(timeout=self.ack_timeout)
-                msg = json.loads(raw) if isinstance(raw, str) else decode_binary(raw)[0]
-                if msg.get("type") == "subscribe_ack":
-                    self.encoding = msg.get("encoding", ENCODING_JSON)
+                raw = self.ws.recv(timeout=max(0.0, deadline - time.monotonic()))
             except TimeoutError:
-                self.encoding = ENCODING_JSON  # an old server: stay with JSON
+                return  # an old server: stay with JSON
+            except ConnectionClosed as err:
+                if err.rcvd is not None and err.rcvd.code == 1008:
+                    raise AggregationAuthError(f"the aggregator refused client {self.client_id!r}: {err.rcvd.reason}") from err
+                raise
+            msg = json.loads(raw) if isinstance(raw, str) else decode_binary(raw)[0]
+            if msg.get("type") == "subscribe_rejected":
+                reason = (msg.get("data") or {}).get("reason")
+                raise AggregationAuthError(f"the aggregator refused client {self.client_id!r}: {reason}")
+            if msg.get("type") == "subscribe_ack":
+                self.encoding = msg.get("encoding", ENCODING_JSON)
+                return
 
     def send(self, data: dict[str, Any], msg_type: str = "message", job_name: str | None = "") -> None:
         """Send ``{"type", "client", "data", "job_name"}``; weights are packed per the encoding."""
-        message = {"type": msg_type, "client": self.client_id, "job_name": job_name}
+        message: dict[str, Any] = {"type": msg_type, "client": self.client_id, "job_name": job_name}
         payload = dict(data)
         weights = payload.pop("weights", None)
+        if weights is not None and self.weight_store is not None:
+            # through object storage: the frame carries the object's URL only
+            payload["weights_url"] = self.weight_store.put(
+                [np.asarray(w) for w in weights], self.last_round + 1, self.client_id
+            )
+            weights = None
         if weights is not None and self.encoding == ENCODING_BINARY:
             message["data"] = payload
             self.ws.send(encode_binary(message, list(weights)))
@@ -364,12 +428,21 @@ class AggregationClient:
                 data = msg.get("data")
                 if isinstance(data, dict) and isinstance(data.get("weights"), list):
                     data["weights"] = weights_from_json(data["weights"])
+                elif isinstance(data, dict) and isinstance(data.get("weights_url"), str) and data.get("weights") is None:
+                    data["weights"] = self._fetch(data["weights_url"])
             if msg.get("type") == "update_rejected":
                 # the aggregator refused our update (NaN weights, wrong shapes...); the round
                 # goes on without it, and the next aggregated model still arrives
                 LOGGER.warning("the aggregator refused this client's update: %s", (msg.get("data") or {}).get("reason"))
             if wait_data_type is None or msg.get("type") == wait_data_type:
                 return msg
+
+    def _fetch(self, url: str) -> list[np.ndarray]:
+        """The weights at ``url`` (the aggregate of a round sent through object storage)."""
+        from sedna.algorithms.transmitter import S3WeightStore
+
+        store = self.weight_store or S3WeightStore(url.rsplit("/", 1)[0])
+        return list(store.get(url))
 
     def reconnect(self) -> None:
         """Drop the connection and connect + subscribe again (the aggregator restarted)."""
@@ -385,9 +458,13 @@ class AggregationClient:
 class KBClient:
     """Client of the knowledge-base REST API under ``<KB_SERVER>/knowledgebase``."""
 
-    def __init__(self, kbserver: str, timeout: float = 60.0) -> None:
+    def __init__(self, kbserver: str, timeout: float = 60.0, token: str | None = None) -> None:
+        """``token``: bearer token of the market's writes (default ``MARKET_API_TOKEN``; the
+        market refuses unauthenticated uploads unless it runs ``--insecure``)."""
         self.kbserver = f"{kbserver.rstrip('/')}/knowledgebase"
         self.timeout = timeout
+        token = token if token is not None else os.environ.get("MARKET_API_TOKEN", "")
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
 
     def _url(self, path: str) -> str:
         return f"{self.kbserver}{path}"
@@ -398,20 +475,23 @@ class KBClient:
             return files
         name = name or os.path.basename(files)
         with open(files, "rb") as fh:
-            res = http_request(self._url("/file/upload"), files={"file": (name, fh)}, timeout=self.timeout)
+            res = http_request(self._url("/file/upload"), files={"file": (name, fh)}, timeout=self.timeout,
+                               headers=self._auth)
         return self.kbserver + res if isinstance(res, str) and res.startswith("/") else files
 
     def update_db(self, task_info_file: str) -> str | None:
         """``POST /update`` with the pickled task index; returns the index download URL."""
         name = os.path.basename(task_info_file)
         with open(task_info_file, "rb") as fh:
-            res = http_request(self._url("/update"), files={"task": (name, fh)}, timeout=self.timeout)
+            res = http_request(self._url("/update"), files={"task": (name, fh)}, timeout=self.timeout,
+                               headers=self._auth)
         return self.kbserver + res if isinstance(res, str) else None
 
     def update_task_status(self, tasks: str, new_status: int = 1) -> str | None:
         """``POST /update/status`` ``{tasks: "a,b", status}``; returns the index download URL."""
         res = http_request(
-            self._url("/update/status"), json={"tasks": tasks, "status": int(new_status)}, timeout=self.timeout
+            self._url("/update/status"), json={"tasks": tasks, "status": int(new_status)}, timeout=self.timeout,
+            headers=self._auth,
         )
         return self.kbserver + res if isinstance(res, str) else None
 

@@ -3,20 +3,24 @@
 ``LCReporter(lc_server, message, period_interval=30)`` takes the report body to send (``name``,
 ``namespace``, ``ownerName``, ``ownerKind``, ``kind``...) and fills its ``ownerInfo`` with the
 counters each period that saw new inferences. ``JointInference``'s reporter is this class with
-its job's report path and one more counter (see ``InferenceReporter``).
+its job's report path and one more counter (see ``InferenceReporter``); ``JobReporter`` is the
+part they share with lifelong learning's inference worker: reports go through the worker's job
+and the last period's counts are sent when the process exits.
 """
 
 from __future__ import annotations
 
+import atexit
 import copy
 import threading
 import time
+import weakref
 from typing import Any
 
 from sedna.common.log import get_logger
 from sedna.service.client import LCClient
 
-__all__ = ["LCReporter"]
+__all__ = ["LCReporter", "JobReporter"]
 
 LOG = get_logger("lc-reporter")
 
@@ -96,3 +100,47 @@ class LCReporter(threading.Thread):
 
     def stop(self) -> None:
         self.stop_event.set()
+
+
+class JobReporter(LCReporter):
+    """An :class:`LCReporter` of one worker's job: reports are ``kind=inference``, status
+    ``running``, sent through ``job.report_task_info`` (so they name the worker, the job and carry
+    its report token) every ``period`` seconds with new activity, and once more at exit."""
+
+    def __init__(self, job: Any, period: float, name: str = "lc-reporter") -> None:
+        super().__init__(job.lc_server, {}, period)
+        self.name = name
+        self.job = job
+        _flush_at_exit(self)
+
+    def send(self) -> bool:
+        self.job.report_task_info(self.owner_info(), "running", kind="inference")
+        return True
+
+    def flush(self) -> bool:
+        """The last report of a worker that ends: the counts of its last period (a finite stream
+        would otherwise end with up to one period of inferences unreported). Nothing is sent
+        after :meth:`stop` or when everything was reported."""
+        if self.stop_event.is_set():
+            return False
+        try:
+            return self.report_once()
+        except Exception as err:
+            LOG.error("final inference report failed: %s", err)
+            return False
+
+
+_REPORTERS: weakref.WeakSet[JobReporter] = weakref.WeakSet()
+_EXIT_HOOK: list[bool] = []
+
+
+def _flush_at_exit(reporter: JobReporter) -> None:
+    if not _EXIT_HOOK:
+        atexit.register(_flush_reporters)
+        _EXIT_HOOK.append(True)
+    _REPORTERS.add(reporter)
+
+
+def _flush_reporters() -> None:
+    for reporter in list(_REPORTERS):
+        reporter.flush()

@@ -1,9 +1,10 @@
 """Applying a :class:`Plan` through the Kubernetes API.
 
-Order: deletions, services, workers, Model status, annotations, the resource's status, then
-events. Every step is idempotent: pods and services have names fixed by the plan, so a create
-that finds the object (409 AlreadyExists) is a success, and a delete that finds nothing (404)
-is too. Status is a JSON merge patch on the ``/status`` subresource (so the LC's
+Order: deletions, services, workers (pods, Deployments) and HPAs, Model status, annotations,
+the resource's status, then events. Every step is idempotent: pods and services have names
+fixed by the plan, so a create that finds the object (409 AlreadyExists) is a success, and a
+delete that finds nothing (404) is too. Deployments and HPAs are planned only when they must
+change, and are then created or replaced (PUT at the version just read). Status is a JSON merge patch on the ``/status`` subresource (so the LC's
 ``status.reports`` keys are never overwritten) and is skipped when it would change nothing,
 which keeps our own writes from waking us up in a loop.
 """
@@ -19,7 +20,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ...api import API_VERSION, Resource
-from ...controllers.plan import EventPlan, Plan
+from ...controllers.plan import AutoscalerPlan, EventPlan, Plan, WorkerPlan
+from ...controllers.workers import deployment_manifest
 from .client import MERGE_PATCH, ApiError, KubeClient
 from .observe import resource_path
 
@@ -88,9 +90,55 @@ async def _ensure_service(client: KubeClient, namespace: str, manifest: dict[str
     return await _create(client, namespace, "services", manifest)
 
 
+def _path(namespace: str, plural: str, name: str | None = None) -> str:
+    """The REST path of a namespaced object of the few kinds plans name."""
+    group = {"deployments": ("apps", "v1"), "horizontalpodautoscalers": ("autoscaling", "v2")}.get(plural)
+    if group is None:
+        return KubeClient.core_path(namespace, plural, name)
+    return KubeClient.custom_path(*group, namespace, plural, name)
+
+
 async def _delete(client: KubeClient, namespace: str, plural: str, name: str) -> bool:
     body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
-    return await _ignore(404, client.request("DELETE", KubeClient.core_path(namespace, plural, name), body))
+    return await _ignore(404, client.request("DELETE", _path(namespace, plural, name), body))
+
+
+async def _put_or_create(
+    client: KubeClient, namespace: str, plural: str, manifest: dict[str, Any], keep_replicas: bool = False
+) -> bool:
+    """Create the object, or replace the live one with ``manifest``. Annotations and labels others
+    put on it (the Deployment controller's revision) are kept; with ``keep_replicas`` so is the
+    live ``spec.replicas``, which an HPA owns. A conflict (someone wrote in between) raises, and
+    the engine retries the reconcile, which reads again."""
+    name = manifest["metadata"]["name"]
+    try:
+        live: dict[str, Any] = await client.request("GET", _path(namespace, plural, name))
+    except ApiError as exc:
+        if not exc.not_found:
+            raise
+        return await _ignore(409, client.request("POST", _path(namespace, plural), manifest))
+    body = copy.deepcopy(manifest)
+    meta, live_meta = body["metadata"], live["metadata"]
+    meta["resourceVersion"] = live_meta["resourceVersion"]
+    for key in ("labels", "annotations"):
+        meta[key] = {**(live_meta.get(key) or {}), **(meta.get(key) or {})}
+    if keep_replicas and "replicas" in (live.get("spec") or {}):
+        body["spec"]["replicas"] = live["spec"]["replicas"]
+    await client.request("PUT", _path(namespace, plural, name), body)
+    return True
+
+
+async def _apply_worker(client: KubeClient, namespace: str, worker: WorkerPlan) -> bool:
+    """A bare worker pod is created; a Deployment is created or replaced."""
+    if worker.deployment is None:
+        return await _create(client, namespace, "pods", worker.pod)
+    return await _put_or_create(
+        client, namespace, "deployments", deployment_manifest(worker), worker.deployment.replicas_owned_by_hpa
+    )
+
+
+async def _apply_autoscaler(client: KubeClient, namespace: str, autoscaler: AutoscalerPlan) -> bool:
+    return await _put_or_create(client, namespace, "horizontalpodautoscalers", autoscaler.hpa)
 
 
 def object_ref(body: dict[str, Any]) -> dict[str, Any]:
@@ -153,10 +201,15 @@ async def apply_plan(
     ``existing_pods`` are the owned pods just observed: creating them again is skipped.
     """
     ns, done = resource.namespace, AppliedPlan()
-    deletions = [_delete(client, ns, "services", n) for n in plan.delete_services]
-    deletions += [_delete(client, ns, "pods", n) for n in plan.delete_workers]
+    doomed = [
+        ("services", plan.delete_services),
+        ("pods", plan.delete_workers),
+        ("deployments", plan.delete_deployments),
+        ("horizontalpodautoscalers", plan.delete_autoscalers),
+    ]
+    deletions = [_delete(client, ns, plural, n) for plural, names in doomed for n in names]
     for name, ok in zip(
-        [*plan.delete_services, *plan.delete_workers], await asyncio.gather(*deletions), strict=True
+        [n for _, names in doomed for n in names], await asyncio.gather(*deletions), strict=True
     ):
         if ok:
             done.deleted.append(name)
@@ -171,11 +224,18 @@ async def apply_plan(
     new_workers = [w for w in plan.create_workers if w.name not in existing_pods]
     for worker, ok in zip(
         new_workers,
-        await asyncio.gather(*(_create(client, ns, "pods", w.pod) for w in new_workers)),
+        await asyncio.gather(*(_apply_worker(client, ns, w) for w in new_workers)),
         strict=True,
     ):
         if ok:
             done.created.append(worker.name)
+    for autoscaler, ok in zip(
+        plan.autoscalers,
+        await asyncio.gather(*(_apply_autoscaler(client, ns, a) for a in plan.autoscalers)),
+        strict=True,
+    ):
+        if ok:
+            done.created.append(autoscaler.name)
     await asyncio.gather(
         *(
             client.request(

@@ -40,6 +40,9 @@ class OperatorConfig:
     resync_seconds: float = 600.0
     # Secret key of the per-job LC report tokens (shared with the LC), if reports are authenticated.
     lc_secret: str | None = field(default=None, repr=False)
+    # Key shared with the market: each lifelong-learning job's workers get a market token of
+    # their own (MARKET_API_TOKEN, user job:<ns>/<name>) derived with it.
+    market_job_key: str | None = field(default=None, repr=False)
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -63,6 +66,7 @@ class OperatorConfig:
             "inline_credentials": env.get("SEDNA_INLINE_CREDENTIALS", "").lower() in ("1", "true", "yes"),
             "priority": int(env.get("SEDNA_PEERING_PRIORITY", "0")),
             "lc_secret": env.get("SEDNA_LC_SECRET") or None,
+            "market_job_key": env.get("SEDNA_MARKET_JOB_KEY") or None,
             "relative_path_root": env.get("SEDNA_RELATIVE_PATH_ROOT") or DEFAULT_RELATIVE_PATH_ROOT,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from ...api import KINDS, ResourceValidationError
 from ...controllers.plan import EventPlan, Observation, Plan
-from ...lc.auth import REPORT_TOKEN_ENV, report_token
+from ...lc.auth import REPORT_TOKEN_ENV, aggregation_env, market_env, report_token
 from .apply import AppliedPlan, apply_plan, object_ref, post_event
 from .client import ApiError, KubeClient
 from .config import OperatorConfig
@@ -92,6 +92,27 @@ def _inject_report_token(plan: Plan, token: str) -> None:
             env = container.setdefault("env", [])
             if not any(e.get("name") == REPORT_TOKEN_ENV for e in env):
                 env.append({"name": REPORT_TOKEN_ENV, "value": token})
+
+
+def _inject_aggregation_env(plan: Plan, secret: str, namespace: str, kind: str, name: str) -> None:
+    """Give an FL job's aggregator its key and each trainer its client id and token (the same
+    values the local runtime injects: both call :func:`aggregation_env`)."""
+    for worker in plan.create_workers:
+        slot = ((worker.pod.get("metadata") or {}).get("labels") or {}).get("sedna.io/worker-key")
+        extra = aggregation_env(secret, namespace, kind, name, worker.role, slot)
+        for container in worker.pod["spec"]["containers"] if extra else []:
+            env = container.setdefault("env", [])
+            have = {e.get("name") for e in env}
+            env.extend({"name": k, "value": v} for k, v in extra.items() if k not in have)
+
+
+def _inject_env(plan: Plan, values: Mapping[str, str]) -> None:
+    """Add ``values`` to every new worker's containers (env the manifest sets is kept)."""
+    for worker in plan.create_workers if values else []:
+        for container in worker.pod["spec"]["containers"]:
+            env = container.setdefault("env", [])
+            have = {e.get("name") for e in env}
+            env.extend({"name": k, "value": v} for k, v in values.items() if k not in have)
 
 
 class Engine:
@@ -185,6 +206,8 @@ class Engine:
         plan: Plan = self.controllers[key.kind].reconcile(obs)
         if self.config.lc_secret and plan.create_workers:  # kinds without workers (Dataset) get no token
             _inject_report_token(plan, report_token(self.config.lc_secret, key.namespace, key.kind, key.name))
+            _inject_aggregation_env(plan, self.config.lc_secret, key.namespace, key.kind, key.name)
+        _inject_env(plan, market_env(self.config.market_job_key, key.namespace, key.kind, key.name))
         applied = await apply_plan(self.client, body, resource, plan, frozenset(w.name for w in obs.workers))
         self.workers.set((key.kind, key.namespace, key.name), [w.phase for w in obs.workers])
         return applied, plan

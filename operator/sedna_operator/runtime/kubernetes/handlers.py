@@ -9,8 +9,11 @@ Handlers per sedna.io kind (those with a reconciler):
 - ``event`` of the resource: LC reports land in ``status.reports``, which kopf's change
   detection ignores (it diffs spec and metadata only), so every watch event also triggers a
   reconcile; the engine coalesces the duplicates and skips no-op writes.
-- ``event`` of pods and services carrying the kind's ``<kind>.sedna.io/uid`` label: the
-  controller owner is reconciled (a pod phase changed, a worker or service was deleted).
+- ``event`` of pods and services carrying the kind's ``<kind>.sedna.io/uid`` label (and of
+  Deployments and HPAs, for kinds whose workers are Deployments): the owner is reconciled (a
+  pod phase changed, a Deployment's available replicas changed, a worker was deleted). A
+  Deployment's pods are owned by its ReplicaSet, so their ``<kind>.sedna.io/name`` label
+  names the owner instead.
 
 Handlers never raise: the engine retries failures with back-off itself, and kopf's progress
 annotations therefore stay empty in the normal case.
@@ -26,7 +29,7 @@ import kopf
 from ...api import GROUP, KINDS, VERSION
 from .config import OperatorConfig
 from .engine import Engine, Key
-from .observe import label_key, owner_of
+from .observe import WORKLOAD_KINDS, label_key, owner_of
 
 __all__ = ["make_settings", "build_registry", "FINALIZER", "PERSISTENCE_PREFIX"]
 
@@ -91,6 +94,9 @@ def _register_kind(registry: kopf.OperatorRegistry, engine: Engine, kind: str) -
 
     async def on_child(body: kopf.Body, type: str | None, **_: Any) -> None:
         owner = owner_of(dict(body))
+        if owner is None:  # a Deployment's pod: its controller is a ReplicaSet
+            name = (body["metadata"].get("labels") or {}).get(label_key(kind, "name"))
+            owner = (kind, name) if name else None
         if owner is not None and owner[0] == kind:
             engine.kick(Key(kind, body["metadata"]["namespace"], owner[1]))
 
@@ -105,6 +111,10 @@ def _register_kind(registry: kopf.OperatorRegistry, engine: Engine, kind: str) -
     children = {label_key(kind, "uid"): kopf.PRESENT}
     for child in ("pods", "services") if kind != "Dataset" else ():
         kopf.on.event("v1", child, id=f"sedna-{plural}-{child}", labels=children, registry=registry)(on_child)
+    for group, version, child in (
+        (("apps", "v1", "deployments"), ("autoscaling", "v2", "horizontalpodautoscalers")) if kind in WORKLOAD_KINDS else ()
+    ):
+        kopf.on.event(group, version, child, id=f"sedna-{plural}-{child}", labels=children, registry=registry)(on_child)
 
 
 def build_registry(engine: Engine, config: OperatorConfig) -> kopf.OperatorRegistry:

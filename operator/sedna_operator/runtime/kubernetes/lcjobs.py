@@ -24,6 +24,12 @@ failed deploy is tried again on every pass, with one Warning event per distinct 
 Host paths: a path under one of the LC's writable host directories (the chart mounts them at
 their own path) is used as is; any other is read (and written, if the mount allows) under the
 rootfs mount.
+
+Object storage: a Dataset index on s3 is read with the Dataset's ``credentialName``; round files
+under an s3 ``outputDir`` are uploaded and s3 deploys downloaded / uploaded / copied with the
+job's ``credentialName`` (:mod:`sedna_operator.lc.objstore`; the Secrets are read by
+:class:`.lccreds.CredentialCache`). A failure is the usual Warning event, naming the object and
+the Secret.
 """
 
 from __future__ import annotations
@@ -37,9 +43,11 @@ from typing import Any
 
 from ...controllers.plan import EventPlan
 from ...lc import jobfiles, roundfiles, rounds
-from ...lc.datasets import DatasetLines, read_dataset, url_to_host_path
+from ...lc.datasets import DatasetLines, read_dataset, read_remote_dataset, url_to_host_path
+from ...lc.objstore import Storage, is_s3_url
 from .apply import object_ref, post_event
 from .client import ApiError, KubeClient
+from .lccreds import CredentialCache, Resolved
 from .observe import resource_path
 from .sink import KubernetesReportSink
 
@@ -82,9 +90,11 @@ class JobWork:
     events: list[EventPlan] = field(default_factory=list)
 
 
-def _dataset_lines(dataset: Mapping[str, Any], paths: HostPaths) -> DatasetLines:
+def _dataset_lines(dataset: Mapping[str, Any], paths: HostPaths, creds: Resolved = (None, None)) -> DatasetLines:
     spec = dataset.get("spec") or {}
     url = str(spec.get("url", ""))
+    if is_s3_url(url):
+        return read_remote_dataset(url, str(spec.get("format", "txt")), creds[0], creds[1])
     local = url_to_host_path(url)
     if local is None:
         raise ValueError(f"dataset URL {url} is not a host path")
@@ -100,12 +110,14 @@ def _write_round(
     dataset: Mapping[str, Any],
     versions: Mapping[str, Any],
     paths: HostPaths,
+    storage: Storage | None = None,
+    dataset_creds: Resolved = (None, None),
 ) -> dict[str, list[Any]]:
     """Write the ``needed`` files of round ``data``; return the eval versions to keep."""
     for target in needed:
-        if target.startswith(_REMOTE):
-            raise ValueError(f"{target}: remote outputDirs are not written by the LC")
-    dataset_lines = _dataset_lines(dataset, paths)
+        if target.startswith(_REMOTE) and not is_s3_url(target):
+            raise ValueError(f"{target}: only host paths and s3 outputDirs are written by the LC")
+    dataset_lines = _dataset_lines(dataset, paths, dataset_creds)
     lines = dataset_lines.samples
     to = int(data.get("to", 0))
     if len(lines) < to:
@@ -114,15 +126,28 @@ def _write_round(
     train, eval_lines, updated = jobfiles.round_samples(lines, clean, data)
     content = {str(data.get("train") or ""): train, str(data.get("eval") or ""): eval_lines}
     files = roundfiles.round_files({t: content[t] for t in needed}, dataset_lines.format, dataset_lines.header)
+    files.update(roundfiles.index_files({t: content[t] for t in needed}, str((dataset.get("spec") or {}).get("url", ""))))
     for path, body in files.items():
-        rounds.atomic_write_bytes(paths.write(path), body)
+        if is_s3_url(path):
+            (storage or Storage()).write_bytes(path, body)
+        else:
+            rounds.atomic_write_bytes(paths.write(path), body)
     return jobfiles.used_versions(lines, updated)
 
 
 def plan_job(
-    job: Mapping[str, Any], dataset: Mapping[str, Any] | None, paths: HostPaths, errors: dict[str, str]
+    job: Mapping[str, Any],
+    dataset: Mapping[str, Any] | None,
+    paths: HostPaths,
+    errors: dict[str, str],
+    job_creds: Resolved = (None, None),
+    dataset_creds: Resolved = (None, None),
 ) -> JobWork:
-    """Do the file work ``job``'s controllerState asks for (blocking I/O); ``errors`` dedupes warnings."""
+    """Do the file work ``job``'s controllerState asks for (blocking I/O); ``errors`` dedupes warnings.
+
+    ``job_creds`` (of ``spec.credentialName``) are for an s3 ``outputDir``, ``dataset_creds`` for
+    an s3 dataset index."""
+    storage = Storage(credentials=job_creds[0], problem=job_creds[1], read=paths.read, write=paths.write)
     status = job.get("status") or {}
     state = status.get("controllerState") or {}
     lc = status.get("lcState") or {}
@@ -148,7 +173,7 @@ def plan_job(
             try:
                 if dataset is None:
                     raise ValueError(f"dataset {data.get('dataset')} not found")
-                new_versions = _write_round(data, needed, dataset, versions, paths)
+                new_versions = _write_round(data, needed, dataset, versions, paths, storage, dataset_creds)
             except (OSError, ValueError, rounds.RoundConflictError) as exc:
                 warn("round", "RoundDataFailed", f"round {data.get('round')} data not written: {exc}")
             else:
@@ -167,7 +192,7 @@ def plan_job(
         if recorded_deploys.get(rid) != "done":
             kind = request.get("kind")
             try:
-                jobfiles.carry_out(request, paths.read, paths.write)
+                jobfiles.carry_out(request, paths.read, paths.write, storage)
             except (OSError, KeyError, ValueError) as exc:
                 message = f"{kind} of {request.get('source')} to {target} failed: {exc}"
                 if recorded_deploys.get(rid) != f"failed: {exc}":
@@ -201,6 +226,17 @@ def plan_job(
     return work
 
 
+async def _job_credentials(cache: CredentialCache, job: Mapping[str, Any]) -> Resolved:
+    """The job's ``credentialName`` Secret, read only when its file work touches s3."""
+    state = (job.get("status") or {}).get("controllerState") or {}
+    wanted, deploy = jobfiles.waited_paths(state)
+    request = state.get("deploy")
+    urls = [*wanted, *([str(request.get("source", "")), deploy[0]] if deploy and isinstance(request, Mapping) else [])]
+    if not any(is_s3_url(u) for u in urls):
+        return None, None
+    return await cache.get(job["metadata"]["namespace"], (job.get("spec") or {}).get("credentialName"))
+
+
 def _on_node(
     job: Mapping[str, Any], datasets: Mapping[tuple[str, str], Mapping[str, Any]], node: str
 ) -> bool:
@@ -216,8 +252,12 @@ async def sync_learning_jobs(
     datasets: list[dict[str, Any]],
     paths: HostPaths,
     errors: dict[tuple[str, str, str], dict[str, str]],
+    credentials: CredentialCache | None = None,
 ) -> int:
-    """One pass over the IL/LL jobs of ``node``'s datasets; returns how many lcState patches were sent."""
+    """One pass over the IL/LL jobs of ``node``'s datasets; returns how many lcState patches were sent.
+
+    ``credentials`` reads the Secrets of s3 outputDirs and dataset indexes (None: a new cache)."""
+    cache = credentials or CredentialCache(client)
     by_key = {(d["metadata"]["namespace"], d["metadata"]["name"]): d for d in datasets}
     sent = 0
     seen: set[tuple[str, str, str]] = set()
@@ -239,7 +279,13 @@ async def sync_learning_jobs(
             ds = by_key.get(
                 (meta["namespace"], str(((job.get("spec") or {}).get("dataset") or {}).get("name")))
             )
-            work = await asyncio.to_thread(plan_job, job, ds, paths, errors.setdefault(key, {}))
+            job_creds = await _job_credentials(cache, job)
+            dataset_creds: Resolved = (None, None)
+            if ds is not None and is_s3_url(str((ds.get("spec") or {}).get("url", ""))):
+                dataset_creds = await cache.get(meta["namespace"], (ds.get("spec") or {}).get("credentialName"))
+            work = await asyncio.to_thread(
+                plan_job, job, ds, paths, errors.setdefault(key, {}), job_creds, dataset_creds
+            )
             if work.patch is not None:
                 path = resource_path(kind, meta["namespace"], meta["name"], "status")
                 try:

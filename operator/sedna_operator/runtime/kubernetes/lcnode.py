@@ -11,14 +11,16 @@ from typing import Any
 
 from ...api.paths import namespace_base, resolve_relative_paths
 from ...lc.datasets import DatasetMonitor
+from ...lc.objstore import is_s3_url
 from ...lc.server import serve_async
 from ...lc.settings import LCSettings
 from ...lc.sinks import DatasetKey
 from .client import ApiError, KubeClient, load_credentials
+from .lccreds import CredentialCache, Resolved
 from .lcjobs import HostPaths, sync_learning_jobs
 from .sink import KubernetesReportSink
 
-__all__ = ["node_datasets", "sync_watches", "follow_node", "run_lc"]
+__all__ = ["node_datasets", "sync_watches", "dataset_credentials", "follow_node", "run_lc"]
 
 log = logging.getLogger("sedna.lc")
 
@@ -34,12 +36,31 @@ def node_datasets(items: list[dict[str, Any]], node: str) -> dict[DatasetKey, tu
     return out
 
 
-def sync_watches(monitor: DatasetMonitor, wanted: dict[DatasetKey, tuple[str, str, str]]) -> None:
-    """Make the monitor watch exactly ``wanted`` (a changed URL, format or object restarts a watch)."""
+def sync_watches(
+    monitor: DatasetMonitor,
+    wanted: dict[DatasetKey, tuple[str, str, str]],
+    credentials: dict[DatasetKey, Resolved] | None = None,
+) -> None:
+    """Make the monitor watch exactly ``wanted`` (a changed URL, format or object restarts a watch);
+    ``credentials`` are those of the Datasets whose index is on s3."""
     for key in set(monitor.watched) - set(wanted):
         monitor.unwatch(key)
     for key, (url, fmt, uid) in wanted.items():
-        monitor.watch(key, url, fmt, uid=uid)
+        creds, problem = (credentials or {}).get(key, (None, None))
+        monitor.watch(key, url, fmt, uid=uid, credentials=creds, credential_problem=problem)
+
+
+async def dataset_credentials(
+    cache: CredentialCache, items: list[dict[str, Any]], wanted: dict[DatasetKey, tuple[str, str, str]]
+) -> dict[DatasetKey, Resolved]:
+    """The credentials of ``wanted``'s s3 Datasets (their ``spec.credentialName`` Secret)."""
+    out: dict[DatasetKey, Resolved] = {}
+    for item in items:
+        meta, spec = item["metadata"], item.get("spec") or {}
+        key = DatasetKey(namespace=meta["namespace"], name=meta["name"])
+        if key in wanted and is_s3_url(str(spec.get("url", ""))):
+            out[key] = await cache.get(meta["namespace"], spec.get("credentialName"))
+    return out
 
 
 async def follow_node(
@@ -63,9 +84,11 @@ async def follow_node(
                 )
                 for item in body.get("items") or []
             ]
-            sync_watches(monitor, node_datasets(items, node))
+            wanted = node_datasets(items, node)
+            cache = CredentialCache(client)  # Secrets are read again every pass: rotation works
+            sync_watches(monitor, wanted, await dataset_credentials(cache, items, wanted))
             try:
-                await sync_learning_jobs(client, sink, node, items, paths, errors)
+                await sync_learning_jobs(client, sink, node, items, paths, errors, cache)
             except Exception:  # one bad pass must not end the loop
                 log.exception("learning job pass failed")
         await asyncio.sleep(settings.job_poll_seconds)
@@ -75,7 +98,12 @@ async def run_lc(settings: LCSettings, data_dir: str | Path, kubeconfig: str | N
     """Serve the worker API with the Kubernetes sink and count this node's datasets."""
     client = KubeClient(load_credentials(kubeconfig), user_agent="sedna-lc")
     sink = KubernetesReportSink(client, Path(data_dir) / "lc")
-    monitor = DatasetMonitor(sink, interval=settings.dataset_poll_seconds, rootfs=settings.rootfs_mount_dir)
+    monitor = DatasetMonitor(
+        sink,
+        interval=settings.dataset_poll_seconds,
+        rootfs=settings.rootfs_mount_dir,
+        cache_dir=str(Path(data_dir) / "lc" / "index-cache"),
+    )
     sink.resume()
     follower = asyncio.create_task(follow_node(client, sink, monitor, settings))
     try:

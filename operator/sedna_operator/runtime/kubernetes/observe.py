@@ -21,6 +21,7 @@ from ...api.paths import namespace_base, resolve_relative_paths
 from ...controllers.plan import (
     Observation,
     ObservedDataset,
+    ObservedDeployment,
     ObservedModel,
     ObservedSecret,
     ObservedWorker,
@@ -35,6 +36,8 @@ __all__ = [
     "label_key",
     "owner_of",
     "observed_worker",
+    "observed_deployment",
+    "WORKLOAD_KINDS",
     "observed_dataset",
     "observed_model",
     "observed_secret",
@@ -48,6 +51,8 @@ __all__ = [
 
 TEMPLATE_HASH_ANNOTATION = "sedna.io/template-hash"
 _PHASES = {"Pending", "Running", "Succeeded", "Failed", "Unknown"}
+# Kinds whose workers may be Deployments (with HPAs): only these pay for listing them.
+WORKLOAD_KINDS = frozenset({"JointInferenceService"})
 # Spec keys whose ``{name: ...}`` value names a Model (Sedna's field names).
 _MODEL_KEYS = {"model", "initialModel", "pretrainedModel", "initialEvalModel"}
 
@@ -112,7 +117,35 @@ def _waiting_reason(status: dict[str, Any]) -> str | None:
     return None
 
 
-def observed_worker(pod: dict[str, Any], kind: str) -> ObservedWorker:
+def _workload_of(pod: dict[str, Any], deployments: frozenset[str]) -> str | None:
+    """The owned Deployment a pod belongs to: its controller is that Deployment's ReplicaSet,
+    named ``<deployment>-<pod-template-hash>`` (the hash is also the pod's label)."""
+    meta = pod.get("metadata") or {}
+    rs_hash = (meta.get("labels") or {}).get("pod-template-hash")
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("kind") == "ReplicaSet" and rs_hash:
+            name = str(ref.get("name", "")).removesuffix(f"-{rs_hash}")
+            if name in deployments:
+                return name
+    return None
+
+
+def observed_deployment(obj: dict[str, Any], kind: str) -> ObservedDeployment:
+    meta = obj.get("metadata") or {}
+    labels = dict(meta.get("labels") or {})
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    return ObservedDeployment(
+        name=meta["name"],
+        role=labels.get(label_key(kind, "worker-type"), ""),
+        template_hash=(meta.get("annotations") or {}).get(TEMPLATE_HASH_ANNOTATION),
+        labels=labels,
+        replicas=spec.get("replicas"),
+        available=int(status.get("availableReplicas") or 0),
+        deleting=bool(meta.get("deletionTimestamp")),
+    )
+
+
+def observed_worker(pod: dict[str, Any], kind: str, deployments: frozenset[str] = frozenset()) -> ObservedWorker:
     """A pod as the reconcilers see it: role from Sedna's worker-type label, phase, exit code..."""
     meta = pod.get("metadata", {})
     status = pod.get("status") or {}
@@ -133,6 +166,7 @@ def observed_worker(pod: dict[str, Any], kind: str) -> ObservedWorker:
         template_hash=annotations.get(TEMPLATE_HASH_ANNOTATION),
         ready=_ready(status),
         waiting_reason=_waiting_reason(status),
+        workload=_workload_of(pod, deployments),
     )
 
 
@@ -251,17 +285,42 @@ async def _get_or_none(client: KubeClient, path: str) -> dict[str, Any] | None:
         raise
 
 
-async def list_workers(client: KubeClient, kind: str, namespace: str, uid: str) -> list[dict[str, Any]]:
-    """Pods carrying the resource's uid label and its controller ownerReference."""
+def _controlled_by(obj: dict[str, Any], uid: str) -> bool:
+    return any(r.get("uid") == uid and r.get("controller") for r in obj["metadata"].get("ownerReferences") or [])
+
+
+async def _list_owned(client: KubeClient, path: str, kind: str, uid: str) -> list[dict[str, Any]]:
+    """Objects at ``path`` carrying the resource's uid label and its controller ownerReference."""
+    body = await client.request("GET", path, params={"labelSelector": f"{label_key(kind, 'uid')}={uid}"})
+    return [o for o in body.get("items") or [] if _controlled_by(o, uid)]
+
+
+async def list_workers(
+    client: KubeClient, kind: str, namespace: str, uid: str, deployments: frozenset[str] = frozenset()
+) -> list[dict[str, Any]]:
+    """Pods carrying the resource's uid label, controlled by it or by an owned Deployment's ReplicaSet."""
     params = {"labelSelector": f"{label_key(kind, 'uid')}={uid}"}
     body = await client.request("GET", KubeClient.core_path(namespace, "pods"), params=params)
-    return [
-        p
-        for p in body.get("items") or []
-        if any(
-            r.get("uid") == uid and r.get("controller") for r in p["metadata"].get("ownerReferences") or []
-        )
-    ]
+    return [p for p in body.get("items") or [] if _controlled_by(p, uid) or _workload_of(p, deployments)]
+
+
+async def list_workloads(
+    client: KubeClient, kind: str, namespace: str, uid: str
+) -> tuple[dict[str, ObservedDeployment] | None, dict[str, str | None]]:
+    """The resource's Deployments and HPAs (name -> recorded spec hash); ``(None, {})`` for a
+    kind whose workers are only pods."""
+    if kind not in WORKLOAD_KINDS:
+        return None, {}
+    deployments, hpas = await asyncio.gather(
+        _list_owned(client, KubeClient.custom_path("apps", "v1", namespace, "deployments"), kind, uid),
+        _list_owned(
+            client, KubeClient.custom_path("autoscaling", "v2", namespace, "horizontalpodautoscalers"), kind, uid
+        ),
+    )
+    return (
+        {d["metadata"]["name"]: observed_deployment(d, kind) for d in deployments},
+        {h["metadata"]["name"]: (h["metadata"].get("annotations") or {}).get(TEMPLATE_HASH_ANNOTATION) for h in hpas},
+    )
 
 
 async def observe(
@@ -276,11 +335,14 @@ async def observe(
     resource = parse_resource(resolve_relative_paths(body, base))
     ns, kind, uid = resource.namespace, resource.kind, resource.metadata.uid or ""
     datasets, models, secrets = referenced_names(body.get("spec") or {})
-    ds_found, model_found, pods = await asyncio.gather(
+    ds_found, model_found, (deployments, autoscalers) = await asyncio.gather(
         asyncio.gather(*(_get_or_none(client, resource_path("Dataset", ns, n)) for n in sorted(datasets))),
         asyncio.gather(*(_get_or_none(client, resource_path("Model", ns, n)) for n in sorted(models))),
-        list_workers(client, kind, ns, uid),
+        list_workloads(client, kind, ns, uid),
     )
+    # Pods after Deployments: a pod is kept if its ReplicaSet's Deployment is one of ours.
+    owned_deployments = frozenset(deployments or ())
+    pods = await list_workers(client, kind, ns, uid, owned_deployments)
     ds_objs = [resolve_relative_paths({"kind": "Dataset", **o}, base) if o else None for o in ds_found]
     model_objs = [resolve_relative_paths({"kind": "Model", **o}, base) if o else None for o in model_found]
     for obj in [*ds_objs, *model_objs]:
@@ -291,7 +353,9 @@ async def observe(
     )
     observation = Observation(
         resource=resource,
-        workers=[observed_worker(p, kind) for p in pods],
+        workers=[observed_worker(p, kind, owned_deployments) for p in pods],
+        deployments=deployments,
+        autoscalers=autoscalers,
         datasets={o["metadata"]["name"]: observed_dataset(o) for o in ds_objs if o},
         models={o["metadata"]["name"]: observed_model(o) for o in model_objs if o},
         secrets={

@@ -79,7 +79,9 @@ def run_cmd(
 
     Resumes where a previous run on the same state directory stopped. Exit status: 0 when
     every job succeeded (services may still be serving at --timeout), 1 when a job failed or
-    a manifest is invalid, 124 when --timeout stopped jobs that had not finished, 130 on Ctrl-C.
+    a manifest is invalid (or more than SEDNA_MAX_RESOURCES objects, default 10000), 124 when
+    --timeout (counted from the start) stopped jobs that had not finished, 130 on Ctrl-C or
+    SIGTERM. Both are honoured within about a second, however many resources there are.
     """
     missing = [p for p in files if not p.exists()]
     if missing:
@@ -110,15 +112,21 @@ def run_cmd(
     except (StateLocked, StateCorrupt) as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}", soft_wrap=True)
         raise typer.Exit(1) from None
-    for error in outcome.errors:
-        err.print(f"[red]error:[/] {error}")
+    for error in outcome.errors:  # one line each (a script greps them); manifest text is no markup
+        err.print(f"[red]error:[/] {escape(error)}", soft_wrap=True)
     if outcome.reason == "error":
         raise typer.Exit(1)
     console.print(f"sedna run: {outcome.reason}")
     for failure in outcome.failed:
         err.print(f"[red]failed:[/] {failure}")
     if outcome.unfinished and outcome.reason != "finished":
-        err.print(f"[yellow]not finished:[/] {', '.join(outcome.unfinished)}")
+        err.print(f"[yellow]not finished:[/] {escape(', '.join(outcome.unfinished))}", soft_wrap=True)
+    if outcome.incomplete and outcome.reason != "finished":
+        err.print(
+            "[yellow]not finished:[/] stopped before every resource was applied and reconciled once; "
+            "`sedna run` on the same state directory goes on from there",
+            soft_wrap=True,
+        )
     if outcome.exit_code:
         raise typer.Exit(outcome.exit_code)
 

@@ -20,6 +20,12 @@ They also act on ``status.controllerState.deploy``, the deploy the reconciler as
 Host paths go through ``runtime.config.host_path`` (``/var/lib/sedna`` lives in the state
 directory). A request is carried out once (marker in the store's meta table); a failed copy is
 an event and is tried again on the next pass.
+
+Object storage (:mod:`sedna_operator.lc.objstore`): a Dataset whose index is on s3 is read with
+its own ``credentialName``; round files under an s3 ``outputDir`` are uploaded, and deploys from
+or to s3 downloaded / uploaded / copied, with the job's ``credentialName``. Both Secrets are the
+store's Secret objects (given to ``sedna run -f``); a missing one fails the round or the deploy
+with an event naming it.
 """
 
 from __future__ import annotations
@@ -30,15 +36,45 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...lc import jobfiles, roundfiles, rounds
-from ...lc.datasets import DatasetLines, read_dataset, url_to_host_path
-from .store import ResourceRow
+from ...lc.datasets import DatasetLines, read_dataset, read_remote_dataset, url_to_host_path
+from ...lc.objstore import CredentialError, S3Credentials, Storage, credentials_from_secret, is_s3_url
+from .store import ResourceRow, Store
 
 if TYPE_CHECKING:
     from .loop import LocalRuntime
 
-__all__ = ["prepare_lc_files", "carry_out_deploy"]
+__all__ = ["prepare_lc_files", "carry_out_deploy", "secret_credentials", "dataset_credentials"]
 
 log = logging.getLogger("sedna.local")
+
+
+def secret_credentials(
+    secrets: dict[tuple[str, str], dict[str, Any]], namespace: str, name: str | None
+) -> tuple[S3Credentials | None, str | None]:
+    """(credentials, None) of the Secret ``namespace/name`` among ``secrets`` (the store's), or
+    (None, why not); (None, None) when no credential is named."""
+    if not name:
+        return None, None
+    try:
+        return credentials_from_secret(secrets.get((namespace, name)), namespace, name), None
+    except CredentialError as exc:
+        return None, str(exc)
+
+
+def dataset_credentials(store: Store, namespace: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """``DatasetMonitor.watch`` keyword arguments for a Dataset's credential (s3 indexes)."""
+    name = str(spec.get("credentialName") or "")
+    if not name or not is_s3_url(str(spec.get("url", ""))):
+        return {}
+    creds, problem = secret_credentials(store.objects("Secret"), namespace, name)
+    return {"credentials": creds, "credential_problem": problem}
+
+
+def _storage(runtime: LocalRuntime, namespace: str, credential: Any) -> Storage:
+    creds, problem = secret_credentials(runtime.store.objects("Secret"), namespace, str(credential or ""))
+    return Storage(
+        credentials=creds, problem=problem, read=runtime.config.host_path, write=runtime.config.host_path
+    )
 
 
 def _dataset_lines(runtime: LocalRuntime, namespace: str, name: str) -> DatasetLines | None:
@@ -46,13 +82,24 @@ def _dataset_lines(runtime: LocalRuntime, namespace: str, name: str) -> DatasetL
     if row is None:
         return None
     spec = row.obj.get("spec") or {}
-    path = url_to_host_path(str(spec.get("url", "")))
+    url = str(spec.get("url", ""))
+    if is_s3_url(url):
+        creds, problem = secret_credentials(
+            runtime.store.objects("Secret"), namespace, str(spec.get("credentialName") or "")
+        )
+        return read_remote_dataset(url, str(spec.get("format", "txt")), creds, problem)
+    path = url_to_host_path(url)
     if path is None or not Path(path).is_file():
         return None
     return read_dataset(path, str(spec.get("format", "txt")))
 
 
-def _write_round(runtime: LocalRuntime, row: ResourceRow, data: dict[str, Any]) -> None:
+def _write_round(runtime: LocalRuntime, row: ResourceRow, data: dict[str, Any], storage: Storage) -> None:
+    wanted_paths = [str(data.get(k) or "") for k in ("train", "eval") if data.get(k)]
+    if any(map(is_s3_url, wanted_paths)) and all(
+        storage.exists(p) if is_s3_url(p) else Path(p).exists() for p in wanted_paths
+    ):
+        return  # uploaded already: not fetched and checked again every pass
     dataset = _dataset_lines(runtime, row.namespace, str(data.get("dataset", "")))
     if dataset is None:
         return
@@ -61,8 +108,15 @@ def _write_round(runtime: LocalRuntime, row: ResourceRow, data: dict[str, Any]) 
     train, eval_lines, versions = jobfiles.round_samples(dataset.samples, versions, data)
     runtime.store.set_meta(key, json.dumps(versions))
     wanted = {str(data.get("train") or ""): train, str(data.get("eval") or ""): eval_lines}
-    for path, content in roundfiles.round_files(wanted, dataset.format, dataset.header).items():
-        if not Path(path).exists():
+    dataset_row = runtime.store.get("Dataset", row.namespace, str(data.get("dataset", "")))
+    dataset_url = str(((dataset_row.obj.get("spec") or {}) if dataset_row else {}).get("url", ""))
+    files = roundfiles.round_files(wanted, dataset.format, dataset.header)
+    files.update(roundfiles.index_files(wanted, dataset_url))
+    for path, content in files.items():
+        if is_s3_url(path):
+            if not storage.exists(path):
+                storage.write_bytes(path, content)
+        elif not Path(path).exists():
             rounds.atomic_write_bytes(path, content)
 
 
@@ -80,16 +134,20 @@ def _deploy_marker(row: ResourceRow) -> str:
     return f"deploy:{row.kind}/{row.namespace}/{row.name}"
 
 
-def carry_out_deploy(runtime: LocalRuntime, row: ResourceRow, request: dict[str, Any]) -> dict[str, bool]:
+def carry_out_deploy(
+    runtime: LocalRuntime, row: ResourceRow, request: dict[str, Any], storage: Storage | None = None
+) -> dict[str, bool]:
     """Do the deploy ``request`` once; return ``{target: exists}`` for the reconciler."""
     kind = str(request.get("kind", ""))
     target = str(request.get("target") or "")
     if not jobfiles.valid_deploy(request):
         return {}
+    if storage is None:
+        storage = _storage(runtime, row.namespace, (row.obj.get("spec") or {}).get("credentialName"))
     marker = json.dumps([request.get("round"), request.get("requestedAt"), kind], sort_keys=True)
     if runtime.store.get_meta(_deploy_marker(row)) != marker:
         try:
-            jobfiles.carry_out(request, runtime.config.host_path, runtime.config.host_path)
+            jobfiles.carry_out(request, runtime.config.host_path, runtime.config.host_path, storage)
         except (OSError, KeyError, ValueError) as exc:
             message = f"{kind} of {request.get('source')} to {target} failed: {exc}"
             if runtime.errors.get(_deploy_marker(row)) != message:
@@ -108,6 +166,8 @@ def carry_out_deploy(runtime: LocalRuntime, row: ResourceRow, request: dict[str,
             "DeployCopied",
             f"{kind}: {request.get('source')} -> {target}",
         )
+    if is_s3_url(target):
+        return {target: True}  # carried out above (the marker is set only on success)
     return {target: Path(runtime.config.host_path(target)).exists()}
 
 
@@ -117,17 +177,24 @@ def prepare_lc_files(runtime: LocalRuntime, row: ResourceRow) -> dict[str, bool]
     state = status.get("controllerState") or {}
     files: dict[str, bool] = {}
     data = state.get("roundData")
+    request = state.get("deploy")
+    if not isinstance(data, dict) and not isinstance(request, dict):
+        return files
+    storage = _storage(runtime, row.namespace, (row.obj.get("spec") or {}).get("credentialName"))
     if isinstance(data, dict):
         try:
-            _write_round(runtime, row, data)
+            _write_round(runtime, row, data, storage)
         except (OSError, ValueError) as exc:  # ValueError: an empty csv, an unknown format
             _round_failed(runtime, row, data, exc)
         else:
             runtime.errors.pop(f"round:{row.kind}/{row.namespace}/{row.name}", None)
         for key in ("train", "eval"):
             if data.get(key):
-                files[str(data[key])] = Path(str(data[key])).exists()
-    request = state.get("deploy")
+                path = str(data[key])
+                try:
+                    files[path] = storage.exists(path) if is_s3_url(path) else Path(path).exists()
+                except OSError:
+                    files[path] = False  # the write above said why
     if isinstance(request, dict):
-        files.update(carry_out_deploy(runtime, row, request))
+        files.update(carry_out_deploy(runtime, row, request, storage))
     return files

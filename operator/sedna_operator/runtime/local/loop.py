@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import secrets as pysecrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,9 +30,11 @@ from ...controllers.plan import (
 )
 from .images import ImageMap
 from .lcserver import free_port, port_is_free
+from .merge import merge_patch
 from .podenv import PodContext, PodProcesses, ServiceInfo, decode_secret, default_base_env, pod_processes
 from .probes import probe_port, tcp_ready
 from .runner import Runner
+from .spool import BUFFER_ENV, buffer_dir, deliver_buffered_reports
 from .store import ResourceRow, Store, WorkerRow, now_iso
 
 __all__ = ["LocalRuntime", "RuntimeConfig", "Reconciler", "load_reconcilers", "JOB_KINDS", "SERVICE_KINDS"]
@@ -82,6 +83,9 @@ class RuntimeConfig:
     image_map: ImageMap = field(default_factory=ImageMap)
     kb_url: str | None = None
     lc_secret: str | None = None
+    #: key shared with a market (env SEDNA_MARKET_JOB_KEY of `sedna run`): LL workers get their
+    #: own market token (MARKET_API_TOKEN), as on a cluster
+    market_job_key: str | None = None
     always_remap_ports: bool = False
     host_path: Callable[[str], str] = lambda p: p
 
@@ -107,6 +111,137 @@ def report_token(secret: str, namespace: str, kind: str, name: str) -> str:
     return lc_token(secret, namespace, kind, name)
 
 
+#: Kinds whose reconcile is a function of their own object alone (no workers, reports or
+#: clock once settled): once a reconcile plans nothing, the next one of the same
+#: resourceVersion would plan nothing too, so it is skipped (see :meth:`LocalRuntime.step`).
+SETTLING_KINDS = ("Dataset", "Model")
+
+
+def _observed_dataset(name: str, body: Mapping[str, Any]) -> ObservedDataset:
+    spec = body.get("spec") or {}
+    return ObservedDataset(
+        name=name,
+        url=str(spec.get("url", "")),
+        format=str(spec.get("format", "")),
+        node_name=str(spec.get("nodeName", "")),
+        number_of_samples=int((body.get("status") or {}).get("numberOfSamples") or 0),
+    )
+
+
+def _observed_model(name: str, body: Mapping[str, Any]) -> ObservedModel:
+    spec = body.get("spec") or {}
+    return ObservedModel(
+        name=name,
+        url=str(spec.get("url", "")),
+        format=str(spec.get("format", "")),
+        credential_name=spec.get("credentialName"),
+    )
+
+
+def _service_info(
+    namespace: str, name: str, body: Mapping[str, Any], ports: Mapping[int, int]
+) -> ServiceInfo:
+    selector = (body.get("spec") or {}).get("selector") or {}
+    return ServiceInfo(name, namespace, selector, dict(ports))
+
+
+def _writes_nothing(plan: Plan, finished: bool) -> bool:
+    """The plan changes nothing but (maybe) records events."""
+    return plan.model_copy(update={"events": []}).model_dump() == Plan(finished=finished).model_dump()
+
+
+class PassCache:
+    """What the observations and worker starts of one pass share, read from the store once.
+
+    Reading these per resource made a pass quadratic: every ``observe`` listed (and parsed)
+    every resource of its namespace for its Datasets and Models, and opened every Secret;
+    every service plan listed every service. 1,000 Datasets were ~1M rows and a minute per
+    pass. Each part is read on first use, and what the loop itself writes during the pass
+    (Dataset status, services, removals) is folded in, so an observation sees the same state
+    as reading the store at that moment would (nothing else writes these during a run).
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._datasets: dict[str, dict[str, ObservedDataset]] | None = None
+        self._models: dict[str, dict[str, ObservedModel]] | None = None
+        self._objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+        self._services: dict[tuple[str, str], ServiceInfo] | None = None
+        self._workers: dict[tuple[str, str, str], list[WorkerRow]] | None = None
+
+    def _load(self) -> None:
+        datasets: dict[str, dict[str, ObservedDataset]] = {}
+        models: dict[str, dict[str, ObservedModel]] = {}
+        for row in self.store.list("Dataset"):
+            datasets.setdefault(row.namespace, {})[row.name] = _observed_dataset(row.name, row.obj)
+        for row in self.store.list("Model"):
+            models.setdefault(row.namespace, {})[row.name] = _observed_model(row.name, row.obj)
+        self._datasets, self._models = datasets, models
+
+    def datasets(self, namespace: str) -> dict[str, ObservedDataset]:
+        if self._datasets is None:
+            self._load()
+        assert self._datasets is not None
+        return dict(self._datasets.get(namespace) or {})
+
+    def models(self, namespace: str) -> dict[str, ObservedModel]:
+        if self._models is None:
+            self._load()
+        assert self._models is not None
+        return dict(self._models.get(namespace) or {})
+
+    def objects(self, kind: str) -> dict[tuple[str, str], dict[str, Any]]:
+        """Secrets / ConfigMaps (only ``sedna run``'s start writes them)."""
+        if kind not in self._objects:
+            self._objects[kind] = self.store.objects(kind)
+        return self._objects[kind]
+
+    def workers(self, kind: str, namespace: str, name: str) -> list[WorkerRow]:
+        """The workers of one owner as they were when first asked this pass. Only the owner's
+        own reconcile (after its observation) and the runner's sync (before any) change them."""
+        if self._workers is None:
+            self._workers = {}
+            for w in self.store.workers():
+                self._workers.setdefault((w.owner_kind, w.owner_namespace, w.owner_name), []).append(w)
+        return list(self._workers.get((kind, namespace, name)) or [])
+
+    def services(self) -> dict[tuple[str, str], ServiceInfo]:
+        if self._services is None:
+            self._services = {
+                (row.namespace, row.name): _service_info(
+                    row.namespace, row.name, json.loads(row.body), row.port_map
+                )
+                for row in self.store.services()
+            }
+        return self._services
+
+    def noted(self, kind: str, namespace: str, name: str, body: Mapping[str, Any] | None) -> None:
+        """The loop wrote ``body`` (None: removed) for a resource: keep the cache equal to the store."""
+        if kind == "Dataset" and self._datasets is not None:
+            part = self._datasets.setdefault(namespace, {})
+            if body is None:
+                part.pop(name, None)
+            else:
+                part[name] = _observed_dataset(name, body)
+        elif kind == "Model" and self._models is not None:
+            mpart = self._models.setdefault(namespace, {})
+            if body is None:
+                mpart.pop(name, None)
+            else:
+                mpart[name] = _observed_model(name, body)
+
+    def forget_services(self) -> None:
+        self._services = None
+
+    def service_noted(self, namespace: str, name: str, info: ServiceInfo | None) -> None:
+        if self._services is None:
+            return
+        if info is None:
+            self._services.pop((namespace, name), None)
+        else:
+            self._services[(namespace, name)] = info
+
+
 class LocalRuntime:
     """One reconcile pass per :meth:`step`; :meth:`done` tells when every job has finished."""
 
@@ -118,6 +253,7 @@ class LocalRuntime:
         *,
         reports: ReportSource = _no_reports,
         dataset_counts: CountSource | None = None,
+        all_dataset_counts: Callable[[], Mapping[tuple[str, str], int]] | None = None,
         hooks: list[Hook] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -126,20 +262,30 @@ class LocalRuntime:
         self.controllers = dict(controllers)
         self.reports = reports
         self.dataset_counts = dataset_counts
+        #: every count at once (one query a pass), preferred to ``dataset_counts`` when given
+        self.all_dataset_counts = all_dataset_counts
         self.hooks = list(hooks or [])
         self.clock = clock
         self.runner = Runner(store, self.build_processes)
+        self.runner.on_exit = self._deliver_buffered_reports
         self.errors: dict[str, str] = {}
+        #: the current pass's shared reads (None between passes: each use reads afresh)
+        self.cache: PassCache | None = None
+        #: resourceVersion at which a SETTLING_KINDS resource last reconciled to an empty plan
+        self.settled: dict[tuple[str, str, str], str] = {}
+        #: asked between resources: True ends the pass early (SIGTERM, ``--timeout``), so a
+        #: pass over thousands of resources never delays a stop by more than one reconcile
+        self.should_stop: Callable[[], bool] = lambda: False
+        #: whether the last :meth:`step` reconciled every resource (not cut short by a stop)
+        self.pass_complete = False
+
+    def _cache(self) -> PassCache:
+        return self.cache if self.cache is not None else PassCache(self.store)
 
     # ---- pods -> processes -----------------------------------------------------------------
 
     def service_infos(self) -> list[ServiceInfo]:
-        out = []
-        for row in self.store.services():
-            body = json.loads(row.body)
-            selector = (body.get("spec") or {}).get("selector") or {}
-            out.append(ServiceInfo(row.name, row.namespace, selector, row.port_map))
-        return out
+        return list(self._cache().services().values())
 
     def build_processes(self, row: WorkerRow) -> PodProcesses:
         pod = row.pod_obj
@@ -151,10 +297,10 @@ class LocalRuntime:
             default_image_dir=default_dir,
             image_map=self.config.image_map,
             kb_url=self.config.kb_url,
-            secrets={k: decode_secret(v) for k, v in self.store.objects("Secret").items()},
+            secrets={k: decode_secret(v) for k, v in self._cache().objects("Secret").items()},
             configmaps={
                 k: {kk: str(vv) for kk, vv in (v.get("data") or {}).items()}
-                for k, v in self.store.objects("ConfigMap").items()
+                for k, v in self._cache().objects("ConfigMap").items()
             },
             services=self.service_infos(),
             host_path=self.config.host_path,
@@ -165,7 +311,30 @@ class LocalRuntime:
             procs.main.env[REPORT_TOKEN_ENV] = report_token(
                 self.config.lc_secret, row.owner_namespace, row.owner_kind, row.owner_name
             )
+        if self.config.lc_secret:  # FL aggregation credentials: the same helper as the kubernetes runtime
+            from ...lc.auth import aggregation_env
+
+            slot = ((pod.get("metadata") or {}).get("labels") or {}).get("sedna.io/worker-key")
+            for k, v in aggregation_env(
+                self.config.lc_secret, row.owner_namespace, row.owner_kind, row.owner_name, row.role, slot
+            ).items():
+                procs.main.env.setdefault(k, v)
+        from ...lc.auth import market_env
+
+        for k, v in market_env(self.config.market_job_key, row.owner_namespace, row.owner_kind, row.owner_name).items():
+            procs.main.env.setdefault(k, v)
+        # reports the LC does not take (sedna run is down) survive the worker's end
+        procs.main.env.setdefault(BUFFER_ENV, str(buffer_dir(self.store.pods_dir / row.name)))
         return procs
+
+    def _deliver_buffered_reports(self, row: WorkerRow) -> None:
+        """The reports a worker buffered and could not deliver before it ended (see ``spool``)."""
+        token = (
+            report_token(self.config.lc_secret, row.owner_namespace, row.owner_kind, row.owner_name)
+            if self.config.lc_secret
+            else None
+        )
+        deliver_buffered_reports(self.store.pods_dir / row.name, self.config.lc_url, token)
 
     # ---- observation -----------------------------------------------------------------------
 
@@ -175,7 +344,8 @@ class LocalRuntime:
         ns = row.namespace
         workers = []
         services: list[ServiceInfo] | None = None
-        for w in self.store.workers(row.kind, ns, row.name):
+        cache = self._cache()
+        for w in cache.workers(row.kind, ns, row.name):
             pod = w.pod_obj
             meta = pod.get("metadata") or {}
             ready: bool | None = None
@@ -198,34 +368,15 @@ class LocalRuntime:
                     ready=ready,
                 )
             )
-        datasets = {}
-        models = {}
-        for other in self.store.list(namespace=ns):
-            if other.kind == "Dataset":
-                body = other.obj
-                spec = body.get("spec") or {}
-                datasets[other.name] = ObservedDataset(
-                    name=other.name,
-                    url=str(spec.get("url", "")),
-                    format=str(spec.get("format", "")),
-                    node_name=str(spec.get("nodeName", "")),
-                    number_of_samples=int((body.get("status") or {}).get("numberOfSamples") or 0),
-                )
-            elif other.kind == "Model":
-                spec = other.obj.get("spec") or {}
-                models[other.name] = ObservedModel(
-                    name=other.name,
-                    url=str(spec.get("url", "")),
-                    format=str(spec.get("format", "")),
-                    credential_name=spec.get("credentialName"),
-                )
+        datasets = cache.datasets(ns)
+        models = cache.models(ns)
         secrets = {
             name: ObservedSecret(
                 name=name,
                 annotations=dict((body.get("metadata") or {}).get("annotations") or {}),
                 data=decode_secret(body),
             )
-            for (sns, name), body in self.store.objects("Secret").items()
+            for (sns, name), body in cache.objects("Secret").items()
             if sns == ns
         }
         return Observation(
@@ -233,7 +384,8 @@ class LocalRuntime:
             workers=workers,
             datasets=datasets,
             models=models,
-            reports=dict(self.reports(ns, row.kind, row.name)),
+            # Datasets and Models own no workers, so nothing reports for them: no query
+            reports={} if row.kind in SETTLING_KINDS else dict(self.reports(ns, row.kind, row.name)),
             now=self.clock(),
             lc_server=self.config.lc_url,
             kb_server=self.config.kb_url or "http://127.0.0.1:9020",
@@ -243,7 +395,7 @@ class LocalRuntime:
     # ---- applying --------------------------------------------------------------------------
 
     def _allocate(self, service: Mapping[str, Any]) -> dict[int, int]:
-        used = {p for row in self.store.services() for p in row.port_map.values()}
+        used = {p for info in self._cache().services().values() for p in info.ports.values()}
         ports: dict[int, int] = {}
         for port in (service.get("spec") or {}).get("ports") or []:
             declared = int(port.get("port"))
@@ -264,10 +416,15 @@ class LocalRuntime:
         for svc in plan.services:
             body = svc.service
             sns = (body.get("metadata") or {}).get("namespace") or ns
-            if not any(s.name == svc.name and s.namespace == sns for s in self.store.services(sns)):
-                self.store.put_service(sns, svc.name, kind, name, body, self._allocate(body))
+            if (sns, svc.name) not in self._cache().services():
+                ports = self._allocate(body)
+                self.store.put_service(sns, svc.name, kind, name, body, ports)
+                if self.cache is not None:
+                    self.cache.service_noted(sns, svc.name, _service_info(sns, svc.name, body, ports))
         for svc_name in plan.delete_services:
             self.store.remove_service(ns, svc_name)
+            if self.cache is not None:
+                self.cache.service_noted(ns, svc_name, None)
         for worker in plan.delete_workers:
             self.runner.delete(worker)
         for wp in plan.create_workers:
@@ -293,25 +450,38 @@ class LocalRuntime:
                     kind, ns, name, "Warning", "FailedCreate", f"{wp.name}: {started.message}"
                 )
         if plan.status_patch:
-            self.store.patch_status(kind, ns, name, plan.status_patch)
+            self._noted(kind, ns, name, self.store.patch_status(kind, ns, name, plan.status_patch))
         for model, patch in plan.model_patches.items():
-            self.store.patch_status("Model", ns, model, patch)
+            self._noted("Model", ns, model, self.store.patch_status("Model", ns, model, patch))
         self.store.set_annotations(kind, ns, name, plan.annotations)
         for ev in plan.events:
             self.store.add_event(kind, ns, name, ev.type, ev.reason, ev.message)
         if plan.finished != row.finished:
             self.store.set_finished(kind, ns, name, plan.finished)
 
+    def _noted(self, kind: str, namespace: str, name: str, body: Mapping[str, Any] | None) -> None:
+        if self.cache is not None and body is not None:
+            self.cache.noted(kind, namespace, name, body)
+
     def _sync_datasets(self) -> None:
-        if self.dataset_counts is None:
+        known = self.all_dataset_counts() if self.all_dataset_counts is not None else None
+        one = self.dataset_counts
+        if known is None and one is None:
             return
+        patches: dict[tuple[str, str], dict[str, Any]] = {}
         for row in self.store.list("Dataset"):
-            count = self.dataset_counts(row.namespace, row.name)
+            if self.should_stop():
+                break  # what was counted so far is still written
+            if known is not None:
+                count = known.get((row.namespace, row.name))
+            else:
+                assert one is not None
+                count = one(row.namespace, row.name)
             status = row.obj.get("status") or {}
             if count is not None and count != status.get("numberOfSamples"):
-                self.store.patch_status(
-                    "Dataset", row.namespace, row.name, {"numberOfSamples": count, "updateTime": now_iso()}
-                )
+                patches[(row.namespace, row.name)] = {"numberOfSamples": count, "updateTime": now_iso()}
+        for (ns, name), body in self.store.patch_statuses("Dataset", patches).items():
+            self._noted("Dataset", ns, name, body)
 
     def _delete(self, row: ResourceRow) -> None:
         controller = self.controllers.get(row.kind)
@@ -323,18 +493,55 @@ class LocalRuntime:
         for w in self.store.workers(row.kind, row.namespace, row.name):
             self.runner.delete(w.name)
         self.store.remove(row.kind, row.namespace, row.name)
+        self.settled.pop((row.kind, row.namespace, row.name), None)
+        if self.cache is not None:
+            self.cache.noted(row.kind, row.namespace, row.name, None)
+            self.cache.forget_services()  # the store dropped the resource's services with it
 
     def step(self) -> None:
-        """One pass: poll processes, then reconcile every unfinished resource once."""
-        self.runner.sync()
-        self._sync_datasets()
+        """One pass: poll processes, then reconcile every unfinished resource once.
+
+        The cost is linear in the number of resources: the shared reads are made once per pass
+        (:class:`PassCache`), and a Dataset or Model that reconciled to an empty plan is not
+        reconciled again until its object changes. :attr:`should_stop` is asked between
+        resources; a pass it cuts short leaves every resource either reconciled or untouched
+        (each apply is its own transactions), and the next pass or run goes on from there.
+        """
+        self.cache = PassCache(self.store)
+        self.pass_complete = False
+        try:
+            self.runner.sync()
+            self._sync_datasets()
+            self.pass_complete = self._reconcile_all()
+        finally:
+            self.cache = None
+
+    def _reconcile_all(self) -> bool:
+        # Status patches of Datasets and Models (counts, update times) are written together
+        # when the pass ends, even cut short: one transaction for thousands instead of one
+        # each (a commit per Dataset was most of a first pass). The pass cache shows them to
+        # the observations that follow, as the store would.
+        deferred: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+        try:
+            return self._reconcile_rows(deferred)
+        finally:
+            for kind, patches in deferred.items():
+                self.store.patch_statuses(kind, patches)
+
+    def _reconcile_rows(self, deferred: dict[str, dict[tuple[str, str], dict[str, Any]]]) -> bool:
         for row in self.store.list():
+            if self.should_stop():
+                return False
             key = f"{row.kind}/{row.namespace}/{row.name}"
             if row.delete_requested:
                 self._delete(row)
                 continue
             controller = self.controllers.get(row.kind)
             if controller is None or row.finished:
+                continue
+            ident = (row.kind, row.namespace, row.name)
+            version = str((row.obj.get("metadata") or {}).get("resourceVersion", ""))
+            if row.kind in SETTLING_KINDS and self.settled.get(ident) == version:
                 continue
             try:
                 lc_files: dict[str, bool] = {}
@@ -344,8 +551,21 @@ class LocalRuntime:
                 if lc_files:
                     obs = obs.model_copy(update={"lc_files": lc_files})
                 plan = controller.reconcile(obs)
-                self.apply_plan(row, plan)
+                rest = plan.model_copy(update={"status_patch": {}})
+                if row.kind in SETTLING_KINDS and plan.status_patch and _writes_nothing(rest, row.finished):
+                    deferred.setdefault(row.kind, {})[(row.namespace, row.name)] = plan.status_patch
+                    body = row.obj
+                    body["status"] = merge_patch(body.get("status") or {}, plan.status_patch)
+                    self._noted(row.kind, row.namespace, row.name, body)
+                    self.apply_plan(row, rest)  # its events
+                else:
+                    self.apply_plan(row, plan)
                 self.errors.pop(key, None)
+                if row.kind in SETTLING_KINDS:
+                    if _writes_nothing(plan, row.finished) and not plan.events:
+                        self.settled[ident] = version
+                    else:  # it wrote: the next pass looks again (and then plans nothing)
+                        self.settled.pop(ident, None)
             except Exception as exc:  # one broken resource must not stop the others
                 message = f"{type(exc).__name__}: {exc}"
                 if self.errors.get(key) != message:
@@ -354,6 +574,7 @@ class LocalRuntime:
                         row.kind, row.namespace, row.name, "Warning", "ReconcileError", message
                     )
                 self.errors[key] = message
+        return True
 
     def service_done(self, row: ResourceRow) -> bool:
         """A service (JI) is done locally once one of its workers ended on its own with exit 0
@@ -401,12 +622,9 @@ class LocalRuntime:
 
 
 def new_secret(store: Store) -> str:
-    """The LC token key of this state directory (created once, kept for resumed runs)."""
-    secret = store.get_meta("lc_secret")
-    if secret is None:
-        secret = pysecrets.token_hex(32)
-        store.set_meta("lc_secret", secret)
-    return secret
+    """The LC token key of this state directory (created once in ``state.key``, kept for resumed
+    runs; never stored in ``state.db``)."""
+    return store.lc_secret
 
 
 __all__ += ["new_secret"]

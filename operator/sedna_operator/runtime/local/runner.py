@@ -15,6 +15,8 @@ The kubelet's rules, locally:
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -30,6 +32,7 @@ from .store import Store, WorkerRow, now_iso
 
 __all__ = ["Runner", "restart_delay", "should_restart"]
 
+LOGGER = logging.getLogger(__name__)
 LAUNCHER = str(Path(__file__).with_name("launcher.py"))
 INIT_TIMEOUT = 600.0
 
@@ -58,6 +61,9 @@ class Runner:
         self.store = store
         self.build = build
         self.clock = clock
+        #: called with a worker whose process has ended, before its end is recorded (the
+        #: runtime delivers the reports it buffered, see ``spool``)
+        self.on_exit: Callable[[WorkerRow], None] | None = None
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         # worker logs and pod files may hold what workers print and Secret volumes: owner only
         store.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -196,6 +202,11 @@ class Runner:
             if not exited:
                 continue
             changed.append(row.name)
+            if self.on_exit is not None:
+                try:
+                    self.on_exit(row)
+                except Exception:  # delivering late reports must never stop the run
+                    LOGGER.exception("after %s ended", row.name)
             policy = (row.pod_obj.get("spec") or {}).get("restartPolicy")
             with open(self.log_path(row.name), "ab") as log:
                 log.write(
@@ -232,11 +243,20 @@ class Runner:
         self.store.remove_worker(name)
 
     def suspend_all(self, grace: float = 5.0) -> None:
-        """Stop every running process and mark it ``Pending`` so the next ``sedna run`` starts it again."""
-        for row in self.store.workers():
-            if row.phase == "Running" and row.pid is not None:
-                self.stop(row, grace)
-                self.store.update_worker(row.name, phase="Pending", pid=None, next_start=None)
+        """Stop every running process and mark it ``Pending`` so the next ``sedna run`` starts it again.
+
+        Every process is asked (SIGTERM) first and all share one ``grace``: stopping them one
+        after the other gave each its own, so a run with many workers slow to exit took
+        ``grace`` times their number to honour Ctrl-C or ``--timeout``."""
+        rows = [row for row in self.store.workers() if row.phase == "Running" and row.pid is not None]
+        for row in rows:
+            if _alive(row.pid or 0, row.pid_started):
+                with contextlib.suppress(OSError):
+                    os.killpg(row.pid or 0, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for row in rows:
+            self.stop(row, max(0.0, deadline - time.monotonic()))
+            self.store.update_worker(row.name, phase="Pending", pid=None, next_start=None)
 
 
 def _create_time(pid: int) -> float | None:

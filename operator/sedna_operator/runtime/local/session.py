@@ -24,7 +24,7 @@ from ...api.base import shorten
 from ...api.paths import resolve_relative_paths
 from ...manifests import load_files
 from .images import ImageMap, discover_image_files
-from .lcactions import prepare_lc_files
+from .lcactions import dataset_credentials, prepare_lc_files
 from .lcserver import LocalLC, port_is_free
 from .loop import JOB_KINDS, LocalRuntime, RuntimeConfig, load_reconcilers, new_secret
 from .store import Store
@@ -37,6 +37,8 @@ __all__ = [
     "state_host_path",
     "StateLocked",
     "DEFAULT_DRAIN_SECONDS",
+    "DEFAULT_MAX_RESOURCES",
+    "max_resources",
 ]
 
 log = logging.getLogger("sedna.local")
@@ -44,6 +46,26 @@ log = logging.getLogger("sedna.local")
 # How long workers of finished jobs (IL/LL inference finishing a stream) may run on.
 DEFAULT_DRAIN_SECONDS = 30.0
 SEDNA_HOST_ROOT = "/var/lib/sedna"
+# Objects one `sedna run` applies (docs/limits.md): generous for real use, and it keeps an
+# accidental or hostile input (a generated file of a million Datasets) from being parsed,
+# stored and polled at all.
+DEFAULT_MAX_RESOURCES = 10000
+MAX_RESOURCES_ENV = "SEDNA_MAX_RESOURCES"
+# Objects applied per transaction: one commit per batch rather than per object, and a stop
+# request is noticed between batches.
+APPLY_BATCH = 500
+# More applied objects than this are summarised per kind and action, not printed one a line.
+APPLY_LINES = 50
+
+
+def max_resources() -> int:
+    """``$SEDNA_MAX_RESOURCES`` or the default; ValueError (naming it) for a bad value."""
+    raw = os.environ.get(MAX_RESOURCES_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_RESOURCES
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{MAX_RESOURCES_ENV}={shorten(raw, 40)} is not a positive integer")
+    return int(raw)
 
 
 def state_host_path(state_dir: Path) -> Callable[[str], str]:
@@ -102,16 +124,19 @@ class RunOutcome:
     failed: list[str] = field(default_factory=list)
     #: ``Kind/name`` of each job still running when the run stopped
     unfinished: list[str] = field(default_factory=list)
+    #: the run stopped before it had applied and reconciled every resource once
+    incomplete: bool = False
 
     @property
     def exit_code(self) -> int:
         """0: every job succeeded (services may still serve at ``--timeout``); 1: an error or
-        a failed job; 124: ``--timeout`` with jobs unfinished (as ``timeout(1)``); 130: Ctrl-C."""
+        a failed job; 124: ``--timeout`` with jobs unfinished, or before every resource was
+        applied and reconciled once (as ``timeout(1)``); 130: Ctrl-C or SIGTERM."""
         if self.reason == "interrupted":
             return 130
         if self.reason == "error" or self.failed:
             return 1
-        if self.unfinished:
+        if self.unfinished or self.incomplete:
             return 124
         return 0
 
@@ -142,16 +167,45 @@ def job_outcomes(store: Store, kinds: tuple[str, ...]) -> tuple[list[str], list[
     return failed, unfinished
 
 
-def apply_files(store: Store, files: list[Path]) -> tuple[list[str], list[str]]:
-    """Apply every manifest; returns (messages, errors)."""
-    result = load_files(files)
+def apply_files(
+    store: Store, files: list[Path], should_stop: Callable[[], bool] | None = None
+) -> tuple[list[str], list[str]]:
+    """Apply every manifest; returns (messages, errors). Refuses more than
+    :func:`max_resources` objects before applying any. With ``should_stop``, loading and
+    applying end early when it says so (a batch is applied whole or not at all; the next run
+    applies the same files again)."""
+    try:
+        limit = max_resources()
+    except ValueError as exc:
+        return [], [str(exc)]
+    result = load_files(
+        files, max_objects=limit, limit_name=f"{MAX_RESOURCES_ENV}={limit}", should_stop=should_stop
+    )
     messages: list[str] = [f"warning: {w}" for w in result.warnings]
-    if result.errors:
+    if result.errors or result.stopped:
         return messages, result.errors
-    for path, resource in result.resources:
-        wire = resolve_relative_paths(resource.to_wire(with_status=False), str(path.resolve().parent))
-        applied = store.apply(wire, source=str(path.resolve()))
-        messages.append(f"{applied.kind.lower()}/{applied.name} {applied.action}")
+    applied_lines: list[str] = []
+    counts: dict[tuple[str, str], int] = {}
+    resources = result.resources
+    for start in range(0, len(resources), APPLY_BATCH):
+        if should_stop is not None and should_stop():
+            return messages, []
+        batch = [
+            (
+                resolve_relative_paths(resource.to_wire(with_status=False), str(path.resolve().parent)),
+                str(path.resolve()),
+            )
+            for path, resource in resources[start : start + APPLY_BATCH]
+        ]
+        for applied in store.apply_all(batch):
+            applied_lines.append(f"{applied.kind.lower()}/{applied.name} {applied.action}")
+            counts[(applied.kind.lower(), applied.action)] = (
+                counts.get((applied.kind.lower(), applied.action), 0) + 1
+            )
+    if len(applied_lines) <= APPLY_LINES:
+        messages += applied_lines
+    else:  # thousands of lines would bury the rest (and cost seconds to print)
+        messages += [f"{n} {kind} {action}" for (kind, action), n in sorted(counts.items())]
     for path, doc in result.foreign:
         if doc.get("kind") in ("Secret", "ConfigMap") and doc.get("apiVersion") == "v1":
             store.put_object(doc)
@@ -176,92 +230,130 @@ def run(
     show: Callable[[Store, float, str], None] | None = None,
     say: Callable[[str], None] = print,
 ) -> RunOutcome:
-    """Run until every job has finished, ``timeout`` passes, or SIGINT/SIGTERM arrives."""
+    """Run until every job has finished, ``timeout`` passes, or SIGINT/SIGTERM arrives.
+
+    The signals and the deadline are watched from the first moment (parsing and applying
+    thousands of manifests takes seconds), and asked between documents, batches and
+    resources, so a stop is honoured within about one reconcile, never after a whole pass.
+    """
+    started = time.monotonic()
+    stop: list[str] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.append("interrupted")
+
+    def stopping() -> bool:
+        if not stop and options.timeout is not None and time.monotonic() - started > options.timeout:
+            stop.append("timeout")
+        return bool(stop)
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with state_lock(options.state_dir):
+            store = Store(options.state_dir)
+            try:
+                return _run_locked(options, store, show, say, started, stop, stopping)
+            finally:
+                store.close()
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _run_locked(
+    options: RunOptions,
+    store: Store,
+    show: Callable[[Store, float, str], None] | None,
+    say: Callable[[str], None],
+    started: float,
+    stop: list[str],
+    stopping: Callable[[], bool],
+) -> RunOutcome:
     from ...lc.datasets import DatasetMonitor
     from ...lc.models import OwnerKey
     from ...lc.sinks import DatasetKey
 
-    with state_lock(options.state_dir):
-        store = Store(options.state_dir)
-        messages, errors = apply_files(store, options.files)
-        if errors:
-            return RunOutcome(False, "error", errors)
-        for line in messages:
-            say(line)
-        image_map = ImageMap()
-        for option in options.image_maps:
-            image_map.add_option(option)
-        for path in discover_image_files(options.files):
-            image_map.add_file(path)
-        secret = new_secret(store)
-        lc = LocalLC(options.state_dir, secret, port=_lc_port(store))
-        lc.start()
-        store.set_meta("lc_port", str(lc.port))
-        monitor = DatasetMonitor(lc.sink, interval=options.dataset_poll)
-        for row in store.list("Dataset"):
-            spec = row.obj.get("spec") or {}
-            monitor.watch(
-                DatasetKey(namespace=row.namespace, name=row.name),
-                str(spec.get("url")),
-                str(spec.get("format")),
-            )
-        lc.spawn(monitor.run())
-        config = RuntimeConfig(
-            lc_url=lc.url,
-            image_map=image_map,
-            lc_secret=secret,
-            always_remap_ports=options.always_remap_ports,
-            host_path=state_host_path(options.state_dir),
+    messages, errors = apply_files(store, options.files, should_stop=stopping)
+    if errors:
+        return RunOutcome(False, "error", errors)
+    for line in messages:
+        say(line)
+    if stopping():  # nothing ran yet: what was applied stays, the next run applies the rest
+        failed, unfinished = job_outcomes(store, JOB_KINDS)
+        return RunOutcome(False, stop[0], failed=failed, unfinished=unfinished, incomplete=True)
+    image_map = ImageMap()
+    for option in options.image_maps:
+        image_map.add_option(option)
+    for path in discover_image_files(options.files):
+        image_map.add_file(path)
+    secret = new_secret(store)
+    lc = LocalLC(options.state_dir, secret, port=_lc_port(store))
+    lc.start()
+    store.set_meta("lc_port", str(lc.port))
+    monitor = DatasetMonitor(lc.sink, interval=options.dataset_poll)
+    for row in store.list("Dataset"):
+        spec = row.obj.get("spec") or {}
+        monitor.watch(
+            DatasetKey(namespace=row.namespace, name=row.name),
+            str(spec.get("url")),
+            str(spec.get("format")),
+            **dataset_credentials(store, row.namespace, spec),
         )
-        controllers = load_reconcilers()
-        missing = sorted({r.kind for r in store.list() if r.kind in JOB_KINDS and r.kind not in controllers})
-        for kind in missing:
-            say(f"warning: no reconciler for {kind} is installed; those resources are not run")
-        runtime = LocalRuntime(
-            store,
-            config,
-            controllers,
-            reports=lambda ns, kind, name: lc.sink.reports(OwnerKey(namespace=ns, kind=kind, name=name)),
-            dataset_counts=lambda ns, name: lc.sink.dataset_count(DatasetKey(namespace=ns, name=name)),
-        )
-        runtime.hooks.append(prepare_lc_files)
-        stop: list[str] = []
-
-        def on_signal(signum: int, _frame: FrameType | None) -> None:
-            stop.append("interrupted")
-
-        old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        started = time.monotonic()
-        reason = "finished"
-        drain_since: float | None = None
-        try:
-            while True:
-                runtime.step()
-                elapsed = time.monotonic() - started
-                if show is not None:
-                    show(store, elapsed, "")
-                if runtime.done():
-                    drain_since = drain_since if drain_since is not None else time.monotonic()
-                    if not runtime.draining() or time.monotonic() - drain_since >= options.drain:
-                        break
-                if stop:
-                    reason = stop[0]
-                    break
-                if options.timeout is not None and elapsed > options.timeout:
-                    reason = "timeout"
-                    break
-                time.sleep(options.interval)
-        finally:
-            for sig, handler in old.items():
-                signal.signal(sig, handler)
-            if reason == "finished":
-                runtime.stop_finished_workers()
-            else:
-                runtime.runner.suspend_all()
-            monitor.stop()
-            lc.stop()
+    lc.spawn(monitor.run())
+    config = RuntimeConfig(
+        lc_url=lc.url,
+        image_map=image_map,
+        lc_secret=secret,
+        market_job_key=os.environ.get("SEDNA_MARKET_JOB_KEY") or None,
+        always_remap_ports=options.always_remap_ports,
+        host_path=state_host_path(options.state_dir),
+    )
+    controllers = load_reconcilers()
+    missing = sorted({r.kind for r in store.list() if r.kind in JOB_KINDS and r.kind not in controllers})
+    for kind in missing:
+        say(f"warning: no reconciler for {kind} is installed; those resources are not run")
+    runtime = LocalRuntime(
+        store,
+        config,
+        controllers,
+        reports=lambda ns, kind, name: lc.sink.reports(OwnerKey(namespace=ns, kind=kind, name=name)),
+        dataset_counts=lambda ns, name: lc.sink.dataset_count(DatasetKey(namespace=ns, name=name)),
+        all_dataset_counts=lc.sink.dataset_counts,
+    )
+    runtime.hooks.append(prepare_lc_files)
+    runtime.should_stop = stopping
+    reason = "finished"
+    drain_since: float | None = None
+    passes = 0  # complete passes: until one is, some resource was never reconciled
+    try:
+        while True:
+            runtime.step()
+            # a pass a stop cut short is not a finished run, even if done() says so
+            if not runtime.pass_complete:
+                reason = stop[0] if stop else "interrupted"
+                break
+            passes += 1
+            elapsed = time.monotonic() - started
             if show is not None:
-                show(store, time.monotonic() - started, reason)
-            failed, unfinished = job_outcomes(store, tuple(k for k in JOB_KINDS if k in controllers))
-            store.close()
-        return RunOutcome(reason == "finished", reason, failed=failed, unfinished=unfinished)
+                show(store, elapsed, "")
+            if runtime.done():
+                drain_since = drain_since if drain_since is not None else time.monotonic()
+                if not runtime.draining() or time.monotonic() - drain_since >= options.drain:
+                    break
+            if stopping():
+                reason = stop[0]
+                break
+            time.sleep(options.interval)
+    finally:
+        if reason == "finished":
+            runtime.stop_finished_workers()
+        else:
+            runtime.runner.suspend_all()
+        monitor.stop()
+        lc.stop()
+        if show is not None:
+            show(store, time.monotonic() - started, reason)
+        failed, unfinished = job_outcomes(store, tuple(k for k in JOB_KINDS if k in controllers))
+    return RunOutcome(
+        reason == "finished", reason, failed=failed, unfinished=unfinished, incomplete=passes == 0
+    )

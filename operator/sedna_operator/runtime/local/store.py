@@ -12,6 +12,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
+import logging
 import os
 import time
 import uuid
@@ -27,7 +28,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from .keyfile import KeyFile, SealError
 from .merge import merge_patch
+
+LOGGER = logging.getLogger(__name__)
 
 __all__ = [
     "Store",
@@ -42,6 +46,8 @@ __all__ = [
 ]
 
 DB_FILE = "state.db"
+# Where state written before ``state.key`` existed kept the LC key (moved out on open).
+_LEGACY_LC_SECRET = "lc_secret"
 
 
 def default_state_dir() -> Path:
@@ -191,6 +197,11 @@ def _create_schema(engine: Engine, attempts: int = 5) -> None:
             time.sleep(0.05 * (attempt + 1))
 
 
+def _chunks(items: builtins.list[str], size: int) -> Iterator[builtins.list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 class StateCorrupt(RuntimeError):
     """The state database cannot be used; the message says how to start over."""
 
@@ -221,7 +232,7 @@ class Store:
             and any(self.logs_dir.iterdir())
         ):
             raise _unusable(self.db_path, "is empty although this state directory has run workers")
-        # state.db holds Secret objects and the LC's signing key: readable by the owner only
+        # state.db holds sealed Secret objects and job state: readable by the owner only
         # (SQLite gives its -wal/-shm files the database file's mode)
         with contextlib.suppress(OSError):
             os.close(os.open(self.db_path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -241,6 +252,24 @@ class Store:
             self.engine.dispose()
             raise _unusable(self.db_path, f"is damaged ({verdict})")
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.keys = KeyFile(self.state_dir, legacy_secret=self.get_meta(_LEGACY_LC_SECRET))
+        self._seal_legacy_rows()
+
+    def _seal_legacy_rows(self) -> None:
+        """State written before the key file kept the LC key and Secrets in clear: move the key
+        out (``state.key`` took its value) and seal the Secrets, once."""
+        with self.session() as s:
+            legacy = s.get(MetaRow, _LEGACY_LC_SECRET)
+            if legacy is not None:
+                s.delete(legacy)
+            for row in s.scalars(select(ObjectRow).where(ObjectRow.kind == "Secret")):
+                if not KeyFile.is_sealed(row.body):
+                    row.body = self.keys.seal(row.body)
+
+    @property
+    def lc_secret(self) -> str:
+        """The LC token key of this state directory (kept in ``state.key`` for resumed runs)."""
+        return self.keys.lc_secret
 
     @property
     def logs_dir(self) -> Path:
@@ -266,46 +295,73 @@ class Store:
         New objects get uid, generation 1, creationTimestamp. A spec change bumps
         ``generation``; status and finished state are kept, labels/annotations are merged.
         """
+        with self.session() as s:
+            return self._apply_in(s, obj, source)
+
+    def apply_all(self, items: builtins.list[tuple[dict[str, Any], str]]) -> builtins.list[ApplyResult]:
+        """:meth:`apply` each ``(object, source)`` in one transaction: one commit (one WAL
+        sync) for all, instead of one per object, and all or none applied if interrupted."""
+        with self.session() as s:
+            # the batch's existing rows in one query, not one SELECT (and autoflush) per object
+            names = {str((obj.get("metadata") or {}).get("name")) for obj, _ in items}
+            known: dict[tuple[str, str, str], ResourceRow] = {}
+            for chunk in _chunks(sorted(names), 500):  # SQLite bounds the parameters of one query
+                for row in s.scalars(select(ResourceRow).where(ResourceRow.name.in_(chunk))):
+                    known[(row.kind, row.namespace, row.name)] = row
+            return [self._apply_in(s, obj, source, known) for obj, source in items]
+
+    @staticmethod
+    def _apply_in(
+        s: Session,
+        obj: dict[str, Any],
+        source: str,
+        known: dict[tuple[str, str, str], ResourceRow] | None = None,
+    ) -> ApplyResult:
         kind = obj["kind"]
         meta = obj.get("metadata") or {}
         ns, name = meta.get("namespace") or "default", meta["name"]
-        with self.session() as s:
+        if known is not None:
+            row = known.get((kind, ns, name))
+        else:
             row = s.scalars(
                 select(ResourceRow).where(
                     ResourceRow.kind == kind, ResourceRow.namespace == ns, ResourceRow.name == name
                 )
             ).first()
-            if row is None:
-                body = json.loads(json.dumps(obj))
-                body.setdefault("metadata", {})
-                body["metadata"].update(
-                    namespace=ns,
-                    uid=str(uuid.uuid4()),
-                    generation=1,
-                    resourceVersion="1",
-                    creationTimestamp=now_iso(),
-                )
-                body.setdefault("status", {})
-                s.add(ResourceRow(kind=kind, namespace=ns, name=name, body=json.dumps(body), source=source))
-                return ApplyResult(kind, ns, name, "created")
-            current = row.obj
-            changed = current.get("spec") != obj.get("spec")
-            new_meta = dict(current["metadata"])
-            for key in ("labels", "annotations"):
-                merged = {**(new_meta.get(key) or {}), **(meta.get(key) or {})}
-                if merged:
-                    new_meta[key] = merged
-            if changed:
-                new_meta["generation"] = int(new_meta.get("generation", 1)) + 1
-            if not changed and new_meta == current["metadata"] and source == row.source:
-                return ApplyResult(kind, ns, name, "unchanged")
-            new_meta["resourceVersion"] = str(int(new_meta.get("resourceVersion", "0")) + 1)
-            body = {**current, "metadata": new_meta, "spec": obj.get("spec")}
-            row.body = json.dumps(body)
-            row.source = source
-            if changed:
-                row.finished = False
-            return ApplyResult(kind, ns, name, "configured" if changed else "unchanged")
+        if row is None:
+            body = json.loads(json.dumps(obj))
+            body.setdefault("metadata", {})
+            body["metadata"].update(
+                namespace=ns,
+                uid=str(uuid.uuid4()),
+                generation=1,
+                resourceVersion="1",
+                creationTimestamp=now_iso(),
+            )
+            body.setdefault("status", {})
+            created = ResourceRow(kind=kind, namespace=ns, name=name, body=json.dumps(body), source=source)
+            s.add(created)
+            if known is not None:  # the same object again later in the batch updates this row
+                known[(kind, ns, name)] = created
+            return ApplyResult(kind, ns, name, "created")
+        current = row.obj
+        changed = current.get("spec") != obj.get("spec")
+        new_meta = dict(current["metadata"])
+        for key in ("labels", "annotations"):
+            merged = {**(new_meta.get(key) or {}), **(meta.get(key) or {})}
+            if merged:
+                new_meta[key] = merged
+        if changed:
+            new_meta["generation"] = int(new_meta.get("generation", 1)) + 1
+        if not changed and new_meta == current["metadata"] and source == row.source:
+            return ApplyResult(kind, ns, name, "unchanged")
+        new_meta["resourceVersion"] = str(int(new_meta.get("resourceVersion", "0")) + 1)
+        body = {**current, "metadata": new_meta, "spec": obj.get("spec")}
+        row.body = json.dumps(body)
+        row.source = source
+        if changed:
+            row.finished = False
+        return ApplyResult(kind, ns, name, "configured" if changed else "unchanged")
 
     def get(self, kind: str, namespace: str, name: str) -> ResourceRow | None:
         with self.session() as s:
@@ -357,6 +413,28 @@ class Store:
         return self._update(
             kind, namespace, name, lambda b: {**b, "status": merge_patch(b.get("status") or {}, patch)}
         )
+
+    def patch_statuses(
+        self, kind: str, patches: dict[tuple[str, str], dict[str, Any]]
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """:meth:`patch_status` of many objects of ``kind`` (by ``(namespace, name)``) in one
+        transaction: the LC's sample counts of thousands of Datasets are one commit, not one
+        each. Returns the new objects (those gone are left out)."""
+        done: dict[tuple[str, str], dict[str, Any]] = {}
+        if not patches:
+            return done
+        with self.session() as s:
+            for row in s.scalars(select(ResourceRow).where(ResourceRow.kind == kind)):
+                patch = patches.get((row.namespace, row.name))
+                if not patch:
+                    continue
+                body = row.obj
+                new = {**body, "status": merge_patch(body.get("status") or {}, patch)}
+                if new != body:
+                    new["metadata"]["resourceVersion"] = str(int(new["metadata"].get("resourceVersion", "0")) + 1)
+                    row.body = json.dumps(new)
+                done[(row.namespace, row.name)] = new
+        return done
 
     def set_annotations(
         self, kind: str, namespace: str, name: str, annotations: dict[str, str | None]
@@ -430,17 +508,25 @@ class Store:
                     ObjectRow.kind == kind, ObjectRow.namespace == ns, ObjectRow.name == name
                 )
             ).first()
+            body = json.dumps(obj)
+            if kind == "Secret":
+                body = self.keys.seal(body)
             if row is None:
-                s.add(ObjectRow(kind=kind, namespace=ns, name=name, body=json.dumps(obj)))
+                s.add(ObjectRow(kind=kind, namespace=ns, name=name, body=body))
             else:
-                row.body = json.dumps(obj)
+                row.body = body
 
     def objects(self, kind: str) -> dict[tuple[str, str], dict[str, Any]]:
+        """Stored objects of ``kind`` (Secrets opened). A Secret sealed under another key (its
+        ``state.key`` was lost) is left out with a warning: giving its manifest again replaces it."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
         with self.session() as s:
-            return {
-                (r.namespace, r.name): json.loads(r.body)
-                for r in s.scalars(select(ObjectRow).where(ObjectRow.kind == kind))
-            }
+            for r in s.scalars(select(ObjectRow).where(ObjectRow.kind == kind)):
+                try:
+                    found[(r.namespace, r.name)] = json.loads(self.keys.open(r.body))
+                except SealError as exc:
+                    LOGGER.warning("Secret %s/%s cannot be read (%s); apply its manifest again", r.namespace, r.name, exc)
+        return found
 
     # ---- workers ---------------------------------------------------------------------------
 

@@ -64,6 +64,11 @@ def worker_table(workers: list[WorkerRow]) -> Table:
     return table
 
 
+#: Rows of one table in the live view. Rendering costs ~1 ms a row, redone every pass: 10,000
+#: Datasets made each refresh 10 s (and the view useless); ``sedna get`` lists every row.
+LIVE_ROWS = 40
+
+
 def live_view(store: Store, elapsed: float, note: str = "") -> Group:
     """What ``sedna run`` shows while it runs: one table per kind present, then the workers."""
     parts: list[Any] = []
@@ -71,9 +76,14 @@ def live_view(store: Store, elapsed: float, note: str = "") -> Group:
     for kind in KINDS:
         of_kind = [r for r in rows if r.kind == kind]
         if of_kind and kind != "Model":
-            parts.append(resource_table(kind, of_kind))
+            parts.append(resource_table(kind, of_kind[:LIVE_ROWS]))
+            if len(of_kind) > LIVE_ROWS:
+                plural = KINDS[kind].plural
+                parts.append(f"[dim]... and {len(of_kind) - LIVE_ROWS} more {plural} (sedna get {plural})[/]")
     workers = store.workers()
     if workers:
-        parts.append(worker_table(workers))
+        parts.append(worker_table(workers[:LIVE_ROWS]))
+        if len(workers) > LIVE_ROWS:
+            parts.append(f"[dim]... and {len(workers) - LIVE_ROWS} more workers (sedna get -o wide)[/]")
     parts.append(f"[dim]{elapsed:5.1f}s elapsed  state: {store.state_dir}{'  ' + note if note else ''}[/]")
     return Group(*parts)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import tempfile
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -61,15 +62,28 @@ def fit_task_statistics(groups: list[TaskGroup], quantile: float = 0.95) -> dict
 
 
 class LocalKnowledgeBase:
-    """Index in a local directory (``OUTPUT_URL``)."""
+    """Index in a directory (``OUTPUT_URL``): local, or remote (an s3 ``outputDir``: the index is
+    uploaded and downloaded through FileOps with the worker's S3 credentials)."""
 
     def __init__(self, root: str | os.PathLike[str], factor: float = 1.5) -> None:
-        self.root = Path(root)
+        from sedna.common.file_ops import FileOps
+
+        self.remote = FileOps.is_remote(str(root))
+        self.url = str(root).rstrip("/")
+        self.root = Path(tempfile.mkdtemp(prefix="sedna-kb-")) if self.remote else Path(root)
         self.factor = float(factor)
         self.index: dict[str, Any] | None = None
         self.models: dict[str, str] = {}
 
     def save_index(self, index: dict[str, Any], name: str = INDEX_FILE) -> str:
+        if self.remote:
+            from sedna.common.file_ops import FileOps
+
+            local = self._save_local(index, name)
+            return FileOps.upload(local, FileOps.join_path(self.url, name))
+        return self._save_local(index, name)
+
+    def _save_local(self, index: dict[str, Any], name: str) -> str:
         path = self.root / name
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -80,6 +94,12 @@ class LocalKnowledgeBase:
         return str(path)
 
     def load_index(self, url: str | None = None) -> dict[str, Any]:
+        from sedna.common.file_ops import FileOps
+
+        if self.remote and not url:
+            url = FileOps.join_path(self.url, INDEX_FILE)
+        if url and FileOps.is_remote(url):
+            url = FileOps.download(url)
         path = Path(url) if url else self.root / INDEX_FILE
         if path.is_dir():
             path = path / INDEX_FILE

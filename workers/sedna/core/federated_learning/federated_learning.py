@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from websockets.exceptions import ConnectionClosed
 
-from sedna.algorithms.transmitter import S3Transmitter, WSTransmitter
+from sedna.algorithms.transmitter import S3Transmitter, WSTransmitter, s3_store_from_env
 from sedna.common.config import BaseConfig, Context
 from sedna.core.base import JobBase, K8sResourceKind, K8sResourceKindStatus, resolve_callback
 from sedna.core.federated_learning.model_files import publish_model, trainer_model_path, trainer_tag
@@ -104,7 +104,9 @@ class FederatedLearning(JobBase):
     Settings: ``AGG_PROTOCOL`` (ws), ``AGG_IP`` (127.0.0.1), ``AGG_PORT`` (7363),
     ``CONNECT_TIMEOUT`` (300 s, connection retried with backoff until then),
     ``AGG_ENCODING`` (``json``; ``binary`` negotiates numpy buffers), ``AGG_WS_MAX_SIZE``
-    (frame limit in bytes; default none), ``AGG_RECV_TIMEOUT`` (seconds a round may take; none).
+    (frame limit in bytes; default none), ``AGG_RECV_TIMEOUT`` (seconds a round may take; none),
+    ``TRANSMITTER`` (``s3``: weights go through ``AGG_DATA_PATH`` as ``.npz`` objects and the
+    websocket carries their URLs; see :mod:`sedna.algorithms.transmitter`).
     """
 
     job_kind_default = K8sResourceKind.FEDERATED_LEARNING_JOB
@@ -146,6 +148,7 @@ class FederatedLearning(JobBase):
             ping_timeout=timeout,
             max_size=self.ws_max_size,
             encoding=self.encoding,
+            weight_store=s3_store_from_env(self.job_name),
         )
 
     connect = register  # a pre-release Sedna spelling of register()

@@ -14,6 +14,7 @@ Modes only Plato implements (``MistNet`` split learning, a Plato datasource give
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from sedna.algorithms.aggregation.v2 import FedAvgV2, PlatoRequiredError, plato_mode
@@ -60,8 +61,8 @@ class FederatedLearningV2:
                 raise
             self._plato = PlatoClient(data, estimator, self.aggregation, self.transmitter)
             return
-        if isinstance(self.transmitter, S3Transmitter):
-            LOGGER.info("FederatedLearningV2 without Plato sends weights over the websocket; S3 is not used")
+        if isinstance(self.transmitter, S3Transmitter) and str(os.environ.get("TRANSMITTER", "")).lower() != "s3":
+            LOGGER.info("an S3Transmitter without TRANSMITTER=s3: weights travel over the websocket")
 
     @classmethod
     def get_transmitter_from_config(cls) -> WSTransmitter | S3Transmitter:

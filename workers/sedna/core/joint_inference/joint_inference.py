@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import atexit
 import os
 import socket
 import threading
 import time
-import weakref
 from copy import deepcopy
 from typing import Any
 
@@ -16,7 +14,7 @@ import numpy as np
 from sedna.backend.base import call_load
 from sedna.core.base import JobBase, K8sResourceKind, resolve_callback
 from sedna.service.client import ModelClient
-from sedna.service.lc_reporter import LCReporter
+from sedna.service.lc_reporter import JobReporter
 from sedna.service.server.inference import InferenceServer
 
 __all__ = [
@@ -145,17 +143,13 @@ class CloudBreaker:
         return was_open
 
 
-class InferenceReporter(LCReporter):
-    """Sedna's ``LCReporter`` for one JointInference: it reports through the job (so the
-    report names the worker, job and kind) every ``LC_PERIOD`` seconds with new activity, and
-    also counts hard examples the cloud could not answer (``cloudFailureNumber``)."""
+class InferenceReporter(JobReporter):
+    """Sedna's ``LCReporter`` for one JointInference (see :class:`JobReporter`), which also
+    counts hard examples the cloud could not answer (``cloudFailureNumber``)."""
 
     def __init__(self, job: JobBase, period: float) -> None:
-        super().__init__(job.lc_server, {}, period)
-        self.name = "ji-lc-reporter"
-        self.job = job
+        super().__init__(job, period, name="ji-lc-reporter")
         self.cloud_failure_number = 0
-        _flush_at_exit(self)
 
     def update_for_cloud_failure(self) -> None:
         with self.lock:
@@ -167,38 +161,6 @@ class InferenceReporter(LCReporter):
             # our addition: hard examples the cloud could not answer (edge result served)
             info["cloudFailureNumber"] = self.cloud_failure_number
         return info
-
-    def send(self) -> bool:
-        self.job.report_task_info(self.owner_info(), "running", kind="inference")
-        return True
-
-    def flush(self) -> bool:
-        """The last report of a worker that ends: the counts of its last period (a finite stream
-        would otherwise end with up to ``LC_PERIOD`` seconds of inferences unreported). Nothing
-        is sent after :meth:`stop` or when everything was reported."""
-        if self.stop_event.is_set():
-            return False
-        try:
-            return self.report_once()
-        except Exception as err:
-            self.job.log.error("final inference report failed: %s", err)
-            return False
-
-
-_REPORTERS: weakref.WeakSet[InferenceReporter] = weakref.WeakSet()
-_EXIT_HOOK: list[bool] = []
-
-
-def _flush_at_exit(reporter: InferenceReporter) -> None:
-    if not _EXIT_HOOK:
-        atexit.register(_flush_reporters)
-        _EXIT_HOOK.append(True)
-    _REPORTERS.add(reporter)
-
-
-def _flush_reporters() -> None:
-    for reporter in list(_REPORTERS):
-        reporter.flush()
 
 
 class JointInference(JobBase):

@@ -67,6 +67,7 @@ from sedna.algorithms.unseen_task_detection import TASK_FILTERS
 from sedna.common.class_factory import ClassFactory, ClassType
 from sedna.common.file_ops import FileOps
 from sedna.core.base import JobBase, K8sResourceKind, K8sResourceKindStatus, resolve_callback
+from sedna.core.lifelong_learning.edge import DEFAULT_POLL_PERIOD, IndexWatcher, UnseenReporter
 from sedna.core.lifelong_learning.methods import (
     DEFAULT_METHODS,
     STEPS,
@@ -214,6 +215,10 @@ class LifelongLearning(JobBase):
         #: the seen-task accuracy and unseen-task detection of the last :meth:`evaluate`
         self.quality: dict[str, Any] = {}
         self._model_cache: dict[str, Any] = {}
+        #: knowledge-base indexes swapped in while inferring (the deployed index was replaced)
+        self.hot_updates = 0
+        self._watcher: IndexWatcher | None = None
+        self._reporter: UnseenReporter | None = None
 
     def _method_table(
         self, given: dict[str, MethodSpec | None], mining: MethodSpec | None, explicit: set[str]
@@ -273,6 +278,10 @@ class LifelongLearning(JobBase):
         return self._model_cache[url]
 
     def _save_model(self, est: Any, name: str) -> str:
+        if FileOps.is_remote(self.output_url):  # an s3 outputDir: the backend uploads the model
+            url = FileOps.join_path(self.output_url, "models", f"{_safe(name)}.model")
+            saved = est.save(url)
+            return saved if isinstance(saved, str) and saved else url
         path = Path(self.output_url) / "models" / f"{_safe(name)}.model"
         path.parent.mkdir(parents=True, exist_ok=True)
         saved = est.save(str(path))
@@ -282,7 +291,7 @@ class LifelongLearning(JobBase):
         initial_done = str(self.get_parameters("HAS_COMPLETED_INITIAL_TRAINING", "false")).lower() == "true"
         if not (initial_done or force):
             return None
-        url = self.get_parameters("CLOUD_KB_INDEX") or str(Path(self.output_url) / INDEX_FILE)
+        url = self.get_parameters("CLOUD_KB_INDEX") or FileOps.join_path(self.output_url, INDEX_FILE)
         try:
             return self.kb.load_index(url)
         except (OSError, pickle.UnpicklingError, EOFError):
@@ -509,7 +518,7 @@ class LifelongLearning(JobBase):
         Returns ``(scores by task entry, task details)``.
         """
         callback = resolve_callback(post_process)
-        index = self._ensure_index()
+        index = self._serving_index()
         samples = as_samples(data)
         plain, mapping_list = self._allocate(index, samples)
         mapping = np.asarray(mapping_list, dtype=int)
@@ -586,7 +595,7 @@ class LifelongLearning(JobBase):
         ``unseen_sample_postprocess(sample, directory)`` (0.6+) saves each unseen sample.
         """
         callback = resolve_callback(post_process)
-        index = self._ensure_index()
+        index = self._serving_index()
         samples = as_samples(data)
         total = sample_count(samples)
         unseen_mask = self._recognise(index, samples)
@@ -606,12 +615,45 @@ class LifelongLearning(JobBase):
             model = "global" if self.unseen_estimator is None else self.unseen_estimator
             tasks.append(Task(entry="unseen", samples=unseen, result=pred, model=model))
             self._save_unseen(unseen, unseen_sample_postprocess)
+        self._count(total, len(unseen_idx))
         result = as_result(out)
         if callback:
             result = callback(result)
         if total == 1:
             return result, bool(unseen_mask[0]), tasks
         return result, UnseenFlags.of(sample_keys(samples), unseen_mask), tasks
+
+    def _serving_index(self) -> dict[str, Any]:
+        """The deployed index, swapped for a new one when the LC has replaced the file (Sedna's
+        edge hot update; ``MODEL_POLL_PERIOD_SECONDS`` between checks, default 30)."""
+        if self._watcher is None:
+            index = self._ensure_index()
+            urls = str(self.get_parameters("MODEL_URLS") or "")
+            first = next((u.strip() for u in urls.split(";") if u.strip()), None)
+            period = float(self.get_parameters("MODEL_POLL_PERIOD_SECONDS", str(DEFAULT_POLL_PERIOD)))
+            self._watcher = IndexWatcher(first, period)
+            self._watcher.mark_loaded()
+            return index
+        if self._watcher.changed():
+            path = self._watcher.path
+            try:
+                fresh = self.kb.load_index(path)
+            except Exception as err:  # a bad deploy must not stop the service: keep the old one
+                self.log.error("knowledge base %s not swapped in: %s", path, err)
+                self._watcher.mark_loaded()
+                return self._ensure_index()
+            self.index = fresh
+            self._model_cache.clear()
+            self._watcher.mark_loaded()
+            self.hot_updates += 1
+            self.log.info("knowledge base hot-updated from %s: %d task groups", path, len(fresh["task_groups"]))
+        return self._ensure_index()
+
+    def _count(self, samples: int, unseen: int) -> None:
+        if self._reporter is None:
+            self._reporter = UnseenReporter(self, float(self.get_parameters("LC_PERIOD", "30")))
+            self._reporter.start()
+        self._reporter.count(samples, unseen)
 
     def _apply_task_filter(
         self, tasks: list[Task], result: Any, positions: list[np.ndarray], mask: np.ndarray
