@@ -312,9 +312,14 @@ def test_max_rounds_completes_the_job() -> None:
     trained(sim)
     evaluated(sim, [0.1], [0.9])  # not better: deploy skipped, the round still counts
     sim.until("Completed", "Deploy")
+    eval_worker = sim.role("eval")
+    assert eval_worker.phase == "Running"  # it has reported its stage completed and is exiting
     sim.step()
     assert sim.plan.finished and sim.obj["status"]["completionTime"]
     assert sim.plan.events[-1].reason == "JobCompleted"
+    # a worker that reported completion is left to exit on its own (its pod is kept, as Sedna
+    # keeps a finished job's pods), not deleted as an unfinished one would be
+    assert eval_worker.name not in sim.plan.delete_workers
     after = sim.step()
     assert after.finished and not after.create_workers and not after.status_patch
 

@@ -165,6 +165,11 @@ def _reports_for(obs: Observation, name: str) -> WorkerReport | None:
     return obs.reports.get(name)
 
 
+def _reported_completed(obs: Observation, name: str) -> bool:
+    report = obs.reports.get(name)
+    return report is not None and report.status.lower() in ("completed", "succeeded")
+
+
 def _stage_worker(cy: Cycle, flavor: Flavor, stage: str) -> tuple[ObservedWorker | None, str, bool]:
     """Sync the current round's stage worker: (observed worker, its name, just created)."""
     role = STAGE_ROLE[stage]
@@ -371,8 +376,12 @@ def run(obs: Observation, flavor: Flavor) -> Plan:
         if slot is not None:
             sync_slot(obs, plan, cy.attempts(), slot, what="inference worker")
     if plan.finished:
+        # Stage workers still at work are stopped; one that has reported its stage completed is
+        # only exiting (its pod is Running for a moment more) and is left to end on its own, as
+        # a completed worker is kept, not deleted.
         plan.delete_workers = sorted({*plan.delete_workers, *(w.name for w in obs.workers
-                                      if not w.deleting and w.phase in ("Pending", "Running") and w.role != "inference")})
+                                      if not w.deleting and w.phase in ("Pending", "Running") and w.role != "inference"
+                                      and not _reported_completed(obs, w.name))})
 
     if cy.conditions != conditions:
         patch["conditions"] = cy.conditions
