@@ -293,8 +293,10 @@ def run_ll(seed: int, work: Path) -> dict[str, float]:
     from tests.market.test_market_unseen_shifts import SHIFTS, measure
 
     out: dict[str, float] = {}
-    for kind in ("market", "local"):
-        got = measure(kind, seed, work / f"ll-{kind}-{seed}")
+    # "+ pose": the job declares its samples are 8x8 images (image_shape), which adds the
+    # orientation check (sedna.algorithms.unseen_task_detection.orientation) to each task.
+    for kind, shape in (("market", None), ("local", None), ("market + pose", (8, 8)), ("local + pose", (8, 8))):
+        got = measure(kind.split()[0], seed, work / f"ll-{kind.replace(' + ', '-')}-{seed}", image_shape=shape)
         out[f"{kind} routing"] = got["routing"]
         for shift in SHIFTS:
             out[f"{kind} unseen F1 {shift}"] = got[shift]

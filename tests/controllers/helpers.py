@@ -18,6 +18,7 @@ from sedna_operator.controllers.plan import (
     Plan,
     WorkerReport,
 )
+from sedna_operator.core.merge import merge_patch
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "conformance" / "sedna-crd-samples"
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
@@ -69,28 +70,11 @@ def report(worker: str, kind: str, status: str, *, results: list[dict[str, Any]]
 
 
 def apply(obj: dict[str, Any], plan: Plan) -> dict[str, Any]:
-    """The resource after the runtime applied the plan's status merge patch and annotations."""
+    """The resource after the runtime applied the plan's status merge patch and annotations,
+    with the merge both runtimes use (:func:`sedna_operator.core.merge.merge_patch`)."""
     out = copy.deepcopy(obj)
-    status = out.setdefault("status", {}) or {}
-    out["status"] = _merge(status, plan.status_patch)
-    ann = out["metadata"].setdefault("annotations", {})
-    for k, v in plan.annotations.items():
-        if v is None:
-            ann.pop(k, None)
-        else:
-            ann[k] = v
-    return out
-
-
-def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in patch.items():
-        if v is None:
-            out.pop(k, None)
-        elif isinstance(v, dict) and isinstance(out.get(k), dict) and k != "controllerState":
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = copy.deepcopy(v)
+    out["status"] = merge_patch(out.get("status") or {}, plan.status_patch)
+    out["metadata"]["annotations"] = merge_patch(out["metadata"].get("annotations") or {}, plan.annotations)
     return out
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from sedna_operator.controllers import incrementallearning as il
 from sedna_operator.controllers.plan import ObservedWorker, Plan, WorkerReport
+from sedna_operator.controllers.state import IncrementalState
 
 from .helpers import (
     NOW,
@@ -218,7 +219,8 @@ def test_worker_failure_goes_back_to_train_and_retrains_samples(how: str) -> Non
     assert last_condition(sim.obj) == ("Failed", "Train") and sim.plan.events[-1].type == "Warning"
     sim.step()
     assert last_condition(sim.obj) == ("Waiting", "Train") and sim.plan.events[-1].reason == "RoundFailed"
-    assert sim.state["baseline"] == 0  # the failed round's samples count again
+    # the failed round's samples count again (0 is the default: not written)
+    assert IncrementalState.from_wire(sim.state).baseline == 0
     sim.now = later(61)
     sim.until("Ready", "Train")
     assert sim.obj["status"]["round"] == 2

@@ -368,5 +368,10 @@ def test_ll_cycle_up_to_the_first_inference_worker(
     kb = job["status"]["knowledgeBase"]
     assert kb["AIModels"]["numberOfAIModels"] == 2
     assert {m["modelID"] for m in kb["AIModels"]["listOfAIModels"]} == {"task-0", "task-1"}
-    assert list(job["status"]["lcState"]["deploys"].values()) == ["done"]
+    # The inference worker above waited for the LC's "done". Once the round completes, the
+    # reconciler deletes its request (controllerState.deploy) and the LC then its record.
+    deploys = (job["status"].get("lcState") or {}).get("deploys") or {}
+    assert set(deploys.values()) <= {"done"}
+    if "deploy" in (job["status"].get("controllerState") or {}):
+        assert list(deploys.values()) == ["done"]
     assert op.engine.errors == 0

@@ -155,7 +155,7 @@ def _round_data(out: Path, dataset: str) -> dict[str, Any]:
 
 
 def _local_round(tmp_path: Path, kind: str, fmt: str) -> Path:
-    from sedna_operator.runtime.local.lcactions import prepare_lc_files
+    from sedna_operator.lc.localjobs import prepare_lc_files
     from sedna_operator.runtime.local.loop import LocalRuntime, RuntimeConfig
     from sedna_operator.runtime.local.session import state_host_path
     from sedna_operator.runtime.local.store import Store
@@ -179,7 +179,7 @@ def _local_round(tmp_path: Path, kind: str, fmt: str) -> Path:
 
 
 def _cluster_round(tmp_path: Path, kind: str, fmt: str) -> Path:
-    from sedna_operator.runtime.kubernetes.lcjobs import HostPaths, plan_job
+    from sedna_operator.lc.clusterjobs import HostPaths, plan_job
 
     name, _ = DATASETS[fmt]
     out = tmp_path / "cluster-out"
@@ -219,7 +219,7 @@ def test_both_runtimes_write_the_same_round_files(tmp_path: Path, kind: str, fmt
 
 
 def test_empty_csv_dataset_fails_the_round_with_one_clear_event(tmp_path: Path) -> None:
-    from sedna_operator.runtime.local.lcactions import prepare_lc_files
+    from sedna_operator.lc.localjobs import prepare_lc_files
     from sedna_operator.runtime.local.loop import LocalRuntime, RuntimeConfig
     from sedna_operator.runtime.local.session import state_host_path
     from sedna_operator.runtime.local.store import Store

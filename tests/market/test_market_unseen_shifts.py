@@ -77,13 +77,15 @@ def digits_split(seed: int) -> dict[str, np.ndarray]:
     }
 
 
-def build_index(kb: LocalKnowledgeBase | MarketKnowledgeBase, data: dict[str, np.ndarray]) -> dict:
+def build_index(kb: LocalKnowledgeBase | MarketKnowledgeBase, data: dict[str, np.ndarray],
+                image_shape: tuple[int, int] | None = None) -> dict:
     """What LifelongLearning.train does with its KB: queue the task models, fit the local
-    statistics, drop the samples, save the index."""
+    statistics (with the orientation check when ``image_shape`` is given), drop the samples,
+    save the index."""
     groups = [TaskGroup(entry=e, samples=Samples(data[e])) for e in ("plain", "inverted")]
     for g in groups:
         kb.add_task_model(g, f"models/{g.entry}.model")
-    fit_task_statistics(groups)
+    fit_task_statistics(groups, image_shape=image_shape)
     for g in groups:
         g.samples = None
     index = {"task_groups": groups}
@@ -91,7 +93,7 @@ def build_index(kb: LocalKnowledgeBase | MarketKnowledgeBase, data: dict[str, np
     return index
 
 
-def measure(kind: str, seed: int, root: Path) -> dict[str, float]:
+def measure(kind: str, seed: int, root: Path, image_shape: tuple[int, int] | None = None) -> dict[str, float]:
     data = digits_split(seed)
     if kind == "market":
         kb: LocalKnowledgeBase | MarketKnowledgeBase = MarketKnowledgeBase(root)
@@ -100,7 +102,7 @@ def measure(kind: str, seed: int, root: Path) -> dict[str, float]:
         kb = LocalKnowledgeBase(root)
         recogniser = SampleRegonitionByDistance
     t0 = time.perf_counter()
-    index = build_index(kb, data)
+    index = build_index(kb, data, image_shape)
     out = {"train_s": time.perf_counter() - t0}
     pos, _ = kb.nearest_task(data["seen"], index)
     out["routing"] = float(np.mean(pos == data["seen_task"]))

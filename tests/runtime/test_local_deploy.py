@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from sedna_operator.runtime.local.lcactions import prepare_lc_files
+from sedna_operator.lc.localjobs import prepare_lc_files
 from sedna_operator.runtime.local.loop import LocalRuntime, RuntimeConfig
 from sedna_operator.runtime.local.podenv import PodContext, ServiceInfo, pod_processes
 from sedna_operator.runtime.local.session import state_host_path

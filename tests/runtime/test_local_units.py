@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from sedna_operator.core.merge import merge_patch
+from sedna_operator.core.secrets import decode_secret
 from sedna_operator.runtime.local.images import ImageMap
 from sedna_operator.runtime.local.jsonpath import evaluate, render_value
-from sedna_operator.runtime.local.merge import merge_patch
 from sedna_operator.runtime.local.podenv import (
     LocalRuntimeError,
     PodContext,
     ServiceInfo,
-    decode_secret,
     expand,
     pod_processes,
 )
@@ -286,7 +286,7 @@ def test_a_port_with_connections_in_time_wait_is_free_for_the_resumed_lc() -> No
     must not make the resumed run move its LC away from the workers that report to it."""
     import socket
 
-    from sedna_operator.runtime.local.lcserver import port_is_free
+    from sedna_operator.runtime.local.ports import port_is_free
 
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

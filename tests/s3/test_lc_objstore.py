@@ -182,9 +182,9 @@ def test_round_files_and_deploys_on_s3(s3: S3Server, tmp_path: Path) -> None:
 def test_cluster_lc_plans_s3_rounds_with_the_secrets(s3: S3Server) -> None:
     """The DaemonSet LC's pass: Secrets read by name (fake API), round files uploaded, a 403
     Warning naming the bucket and the Secret."""
+    from sedna_operator.lc.clusterjobs import HostPaths, plan_job
     from sedna_operator.runtime.kubernetes.client import ApiError
     from sedna_operator.runtime.kubernetes.lccreds import CredentialCache
-    from sedna_operator.runtime.kubernetes.lcjobs import HostPaths, plan_job
 
     index = s3.put("k8s/index.txt", b"".join(f"s{i} {i}\n".encode() for i in range(10)))
     secret = s3.secret_manifest(namespace="default")

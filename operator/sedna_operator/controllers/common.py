@@ -1,14 +1,19 @@
-"""Helpers shared by the reconcilers: conditions, events, durable state and worker slots."""
+"""Helpers shared by the reconcilers: conditions, events and worker slots.
+
+Durable state (``status.controllerState``) is typed per kind in :mod:`.state` and written as
+explicit deletions: both runtimes apply ``Plan.status_patch`` as an RFC 7386 merge, so a
+reconciler writes the diff of the state (``ControllerState.patch``), never the state whole.
+"""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from ..api import Resource
+from ..core.times import iso, parse_time
 from .mounts import MountSet
 from .plan import EventPlan, Observation, ObservedWorker, Plan, WorkerPlan
 from .workers import WORKER_KEY_LABEL, observed_hash
@@ -16,8 +21,8 @@ from .workers import WORKER_KEY_LABEL, observed_hash
 __all__ = [
     "MAX_CONDITIONS",
     "iso",
+    "parse_time",
     "status_dict",
-    "controller_state",
     "conditions_of",
     "last_condition",
     "append_condition",
@@ -47,30 +52,9 @@ def typed(resource: Resource[Any, Any], cls: type[R]) -> R:
 MAX_CONDITIONS = 100
 
 
-def iso(now: datetime) -> str:
-    """RFC 3339 text of a time, as Kubernetes writes it."""
-    return now.isoformat().replace("+00:00", "Z")
-
-
-def parse_time(value: Any) -> datetime | None:
-    """A time read back from status or controller state (RFC 3339 text, or already a datetime);
-    None when absent or unreadable."""
-    if isinstance(value, datetime):
-        return value
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
-    except ValueError:
-        return None
-
-
 def status_dict(resource: Resource[Any, Any]) -> dict[str, Any]:
     """The resource's status on the wire (camelCase)."""
     return dict(resource.status.to_wire())
-
-
-def controller_state(resource: Resource[Any, Any]) -> dict[str, Any]:
-    """A deep copy of ``status.controllerState`` to modify and write back whole."""
-    return copy.deepcopy(getattr(resource.status, "controller_state", None) or {})
 
 
 def conditions_of(resource: Resource[Any, Any]) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from ..api import Resource
 from . import triggers
@@ -37,13 +37,13 @@ from .common import (
     Slot,
     append_condition,
     conditions_of,
-    controller_state,
     event,
     iso,
     parse_time,
     sync_slot,
 )
 from .plan import Observation, ObservedWorker, Plan, WorkerPlan, WorkerReport
+from .state import CycleState
 from .workers import ROUND_ANNOTATION, WORKER_KEY_LABEL, worker_name
 
 __all__ = [
@@ -66,6 +66,7 @@ REPORT_GRACE_SECONDS = 30.0
 # Stage pods run with restartPolicy OnFailure (Sedna's); a crash loop counts as a failure.
 MAX_CONTAINER_RESTARTS = 3
 INFERENCE_KEY = "inference"
+S = TypeVar("S", bound=CycleState)
 
 
 def join_url(base: str, *parts: str | int) -> str:
@@ -104,7 +105,7 @@ class Cycle:
 
     obs: Observation
     plan: Plan
-    state: dict[str, Any]
+    state: CycleState
     conditions: list[dict[str, Any]]
     round: int
 
@@ -116,8 +117,14 @@ class Cycle:
     def now(self) -> datetime:
         return self.obs.now
 
+    def state_as(self, cls: type[S]) -> S:
+        """The state typed as the kind's own (``Flavor.state_type``)."""
+        if not isinstance(self.state, cls):
+            raise TypeError(f"expected {cls.__name__}, got {type(self.state).__name__}")
+        return self.state
+
     def attempts(self) -> dict[str, int]:
-        return self.state.setdefault("attempts", {})
+        return self.state.attempts
 
     def data(self) -> dict[str, Any]:
         """The ``data`` JSON of the last condition, parsed."""
@@ -155,6 +162,8 @@ class Flavor:
     deploy_running: Callable[[Cycle, str], Step]
     status_extras: Callable[[Cycle], dict[str, Any]]
     train_trigger: Callable[[Resource[Any, Any]], Any]
+    state_type: type[CycleState] = CycleState
+    """The kind's typed ``controllerState``."""
 
 
 def _finished_plan(obs: Observation) -> Plan:
@@ -205,16 +214,16 @@ def _train_waiting(cy: Cycle, flavor: Flavor) -> float | None:
     if dataset is None:
         return 10.0
     count = dataset.number_of_samples
-    baseline = int(cy.state.get("baseline", 0))
+    baseline = cy.state.baseline
     if count < baseline:
         event(cy.plan, "DatasetShrank", f"dataset {dataset.name} has {count} samples, fewer than the {baseline} used; counting from {count}", warning=True)
         baseline = count
-        cy.state["baseline"] = baseline
+        cy.state.baseline = baseline
     new_samples = int((count - baseline) * spec.dataset.train_prob)
     trigger = flavor.train_trigger(job)
-    result = triggers.evaluate(trigger, {"num_of_samples": new_samples}, cy.now, cy.state.get("lastCheck"))
+    result = triggers.evaluate(trigger, {"num_of_samples": new_samples}, cy.now, cy.state.last_check)
     if result.evaluated:
-        cy.state["lastCheck"] = iso(cy.now)
+        cy.state.last_check = iso(cy.now)
     if not result.fired:
         return result.requeue_after
     next_round = cy.round + 1
@@ -222,10 +231,10 @@ def _train_waiting(cy: Cycle, flavor: Flavor) -> float | None:
     if train_input is None:
         return 10.0
     cy.round = next_round
-    cy.state["previousBaseline"] = baseline
-    cy.state["baseline"] = count
+    cy.state.previous_baseline = baseline
+    cy.state.baseline = count
     out = spec.output_dir
-    cy.state["roundData"] = {
+    cy.state.round_data = {
         "round": next_round,
         "dataset": dataset.name,
         "from": baseline,
@@ -256,20 +265,20 @@ def _stage_active(cy: Cycle, flavor: Flavor, ctype: str, stage: str) -> float | 
     completed = report is not None and report.kind.lower() == kind and report.status.lower() == "completed"
     if completed or worker.phase == "Succeeded":
         if not completed:
-            seen = parse_time(cy.state.get("succeededSeen"))
+            seen = parse_time(cy.state.succeeded_seen)
             if seen is None:
-                cy.state["succeededSeen"] = iso(cy.now)
+                cy.state.succeeded_seen = iso(cy.now)
                 return 5.0
             if (cy.now - seen).total_seconds() < REPORT_GRACE_SECONDS:
                 return 5.0
-        cy.state.pop("succeededSeen", None)
+        cy.state.succeeded_seen = None  # written as a deletion (see .state)
         results = list(report.results) if completed and report is not None else []
         if stage == "Train":
             if not results:
                 results = [{"url": stage_output(cy.job.spec.output_dir, "train", cy.round), "format": "", "metrics": {}}]
-            cy.state["trained"] = results
+            cy.state.trained = results
         else:
-            cy.state["evaluated"] = results
+            cy.state.evaluated = results
         cy.transit("Completed", stage, "WorkerCompleted", f"{name} completed", {**cy.data(), "output": {"models": results}})
         return 0.0
     if ctype == "Starting" and worker.phase == "Running":
@@ -282,7 +291,7 @@ def _stage_active(cy: Cycle, flavor: Flavor, ctype: str, stage: str) -> float | 
 
 def _finish(cy: Cycle, reason: str, message: str) -> None:
     cy.plan.finished = True
-    cy.state["finished"] = True
+    cy.state.finished = True
     event(cy.plan, reason, message)
 
 
@@ -295,8 +304,7 @@ def run(obs: Observation, flavor: Flavor) -> Plan:
     status = job.status
     if status.completion_time is not None:
         return _finished_plan(obs)
-    state = controller_state(job)
-    before_state = json.dumps(state, sort_keys=True, default=str)
+    state = flavor.state_type.of(job)
     conditions = conditions_of(job)
     cy = Cycle(obs=obs, plan=plan, state=state, conditions=list(conditions), round=status.round or 0)
     patch: dict[str, Any] = {}
@@ -307,7 +315,7 @@ def run(obs: Observation, flavor: Flavor) -> Plan:
     last = conditions[-1] if conditions else None
     ctype, stage = (last.get("type"), last.get("stage")) if last else (None, None)
     max_rounds = job.spec.max_rounds
-    completed_rounds = int(state.get("completedRounds", 0))
+    completed_rounds = state.completed_rounds
 
     if last is None:
         cy.transit("Waiting", "Train", "JobStarted", "waiting for the train trigger")
@@ -353,8 +361,8 @@ def run(obs: Observation, flavor: Flavor) -> Plan:
         requeue = step.requeue_after
     elif ctype == "Completed" and stage == "Deploy":
         completed_rounds += 1
-        state["completedRounds"] = completed_rounds
-        state.pop("deploy", None)
+        state.completed_rounds = completed_rounds
+        state.deploy = None
         if max_rounds is not None and completed_rounds >= max_rounds:
             patch["completionTime"] = iso(obs.now)
             _finish(cy, "JobCompleted", f"round {cy.round} completed; maxRounds {max_rounds} reached")
@@ -363,8 +371,9 @@ def run(obs: Observation, flavor: Flavor) -> Plan:
             requeue = 0.0
     elif ctype == "Failed":
         # The samples of the failed round are trained again in the next one.
-        state["baseline"] = state.get("previousBaseline", state.get("baseline", 0))
-        state.pop("deploy", None)
+        if state.previous_baseline is not None:
+            state.baseline = state.previous_baseline
+        state.deploy = None
         cy.transit("Waiting", "Train", "RoundFailed", f"{stage} of round {cy.round} failed; back to Train", warning=True)
         requeue = 0.0
     else:
@@ -390,8 +399,8 @@ def run(obs: Observation, flavor: Flavor) -> Plan:
     patch.update(flavor.status_extras(cy))
     if job.metadata.generation is not None and status.observed_generation != job.metadata.generation:
         patch["observedGeneration"] = job.metadata.generation
-    if json.dumps(state, sort_keys=True, default=str) != before_state:
-        patch["controllerState"] = state
+    if state_patch := state.patch(job):
+        patch["controllerState"] = state_patch
     plan.status_patch = patch
     if not plan.finished:
         candidates = [v for v in (requeue, plan.requeue_after) if v is not None]

@@ -23,7 +23,6 @@ from .common import (
     append_condition,
     cleanup_plan,
     conditions_of,
-    controller_state,
     event,
     iso,
     mount_set,
@@ -34,6 +33,7 @@ from .common import (
 from .lifecycle import FL_TERMS, with_run_policy
 from .plan import Observation, ObservedWorker, Plan, WorkerPlan, WorkerReport
 from .readiness import Readiness, flip_event, split_ready, with_ready
+from .state import FederatedState
 from .workers import WORKER_KEY_LABEL, PodExtras, build_service, build_worker, env, spec_hash, worker_name
 
 __all__ = [
@@ -238,16 +238,16 @@ def _model_report(
 
 
 
-def _trainer_grace_left(obs: Observation, state: dict[str, Any]) -> float:
+def _trainer_grace_left(obs: Observation, state: FederatedState) -> float:
     """Seconds the running trainers may still take after the aggregator succeeded (0: none run,
     or the grace is over). Records when the aggregator was first seen succeeded."""
     running = [w for w in obs.workers if not w.deleting and w.role == "train" and w.phase in ("Pending", "Running")]
     if not running:
         return 0.0
-    since = parse_time(state.get("aggregatorSucceededAt"))
+    since = parse_time(state.aggregator_succeeded_at)
     if since is None:
         since = obs.now
-        state["aggregatorSucceededAt"] = iso(obs.now)
+        state.aggregator_succeeded_at = iso(obs.now)
     return max(0.0, TRAINER_EXIT_GRACE - (obs.now - since).total_seconds())
 
 
@@ -282,13 +282,9 @@ def _reconcile(obs: Observation) -> Plan:
         plan.finished = True
         return plan
 
-    state = controller_state(job)
-    before = json.dumps(state, sort_keys=True, default=str)
-    attempts: dict[str, int] = dict(state.get("attempts", {}))
-    restarts: dict[str, int] = dict(state.get("restarts", {}))
-    backoff: dict[str, str] = dict(state.get("backoffUntil", {}))
-    done: list[str] = list(state.get("done", []))
-    failures = int(state.get("failures", 0))
+    state = FederatedState.of(job)
+    attempts, restarts, backoff, done = state.attempts, state.restarts, state.backoff_until, state.done
+    failures = state.failures
     max_restarts = job.spec.max_restarts if job.spec.max_restarts is not None else DEFAULT_MAX_RESTARTS
     patch: dict[str, Any] = {}
     ready_condition, conditions = split_ready(conditions_of(job))
@@ -423,8 +419,8 @@ def _reconcile(obs: Observation) -> Plan:
     model_report = _model_report(obs, job, reports)
     if model_report is not None:
         marker = f"{model_report.worker}/{model_report.sequence}/{iso(model_report.received_at)}"
-        if marker != state.get("modelReport"):
-            state["modelReport"] = marker
+        if marker != state.model_report:
+            state.model_report = marker
             plan.model_patches[job.spec.aggregation_worker.model.name] = {
                 "metrics": _metrics_list(model_report.results[0].get("metrics")),
                 "updateTime": iso(obs.now),
@@ -444,9 +440,10 @@ def _reconcile(obs: Observation) -> Plan:
             patch[name] = value
     if job.metadata.generation is not None and status.observed_generation != job.metadata.generation:
         patch["observedGeneration"] = job.metadata.generation
-    state.update(attempts=attempts, restarts=restarts, backoffUntil=backoff, done=done, failures=failures)
-    if json.dumps(state, sort_keys=True, default=str) != before:
-        patch["controllerState"] = state
+    state.failures = failures
+    # backoff.pop(...) above is written as a deletion: the patch is a diff (see .state)
+    if state_patch := state.patch(job):
+        patch["controllerState"] = state_patch
     plan.status_patch = patch
     return plan
 

@@ -19,6 +19,7 @@ from .cycle import Cycle, Flavor, Step, dataset_format, round_data_path, run, st
 from .jointinference import hem_parameters_json
 from .lifecycle import LEARNING_TERMS, with_run_policy
 from .plan import Observation, Plan, WorkerPlan
+from .state import IncrementalState
 from .workers import WORKER_KEY_LABEL, PodExtras, build_worker, env, spec_hash, worker_name
 
 __all__ = [
@@ -110,7 +111,7 @@ def _serving_model(cy: Cycle) -> tuple[str, str | None] | None:
     """(MODEL_URL, credential) of the inference worker: the deployed model, else the deploy Model."""
     job = _job(cy)
     model = cy.obs.models.get(job.spec.deploy_spec.model.name)
-    deployed = cy.state.get("deployedModel")
+    deployed = cy.state_as(IncrementalState).deployed_model
     if deployed and not _hot(job):
         return str(deployed), job.spec.credential_name
     if model is None:
@@ -164,7 +165,7 @@ def inference_slot(cy: Cycle) -> Slot | None:
 def train_input(cy: Cycle, round_: int) -> dict[str, Any] | None:
     """Base model (latest trained, else the initial Model), round data file and output dir."""
     job = _job(cy)
-    trained = cy.state.get("trained") or []
+    trained = cy.state.trained or []
     base = trained[0] if trained and isinstance(trained[0], dict) and trained[0].get("url") else None
     if base is None:
         initial = cy.obs.models.get(job.spec.initial_model.name)
@@ -181,19 +182,19 @@ def train_input(cy: Cycle, round_: int) -> dict[str, Any] | None:
 
 def _baseline_url(cy: Cycle) -> str | None:
     job = _job(cy)
-    if job.spec.eval_spec.initial_eval_model is not None and "deployedModel" not in cy.state:
+    if job.spec.eval_spec.initial_eval_model is not None and cy.state_as(IncrementalState).deployed_model is None:
         model = cy.obs.models.get(job.spec.eval_spec.initial_eval_model.name)
         if model is not None:
             return model.url
-    if cy.state.get("deployedModel"):
-        return str(cy.state["deployedModel"])
+    if cy.state_as(IncrementalState).deployed_model:
+        return str(cy.state_as(IncrementalState).deployed_model)
     model = cy.obs.models.get(job.spec.deploy_spec.model.name)
     return model.url if model else None
 
 
 def eval_input(cy: Cycle) -> dict[str, Any] | None:
     """The trained model and the baseline (initialEvalModel, else the model deployed now)."""
-    trained = cy.state.get("trained") or []
+    trained = cy.state.trained or []
     baseline = _baseline_url(cy)
     if not trained or baseline is None:
         return None
@@ -211,7 +212,7 @@ def _metrics(result: Any) -> dict[str, Any]:
 def deploy_decision(cy: Cycle) -> Step:
     """Deploy when the deploy trigger holds on the (new, old) eval metrics and its window is open."""
     job = _job(cy)
-    evaluated = cy.state.get("evaluated") or []
+    evaluated = cy.state.evaluated or []
     if len(evaluated) < 2:
         cy.transit("Completed", "Deploy", "DeploySkipped",
                    f"eval reported {len(evaluated)} result(s); (new, old) are needed to compare")
@@ -235,16 +236,16 @@ def deploy_decision(cy: Cycle) -> Step:
 def deploy_ready(cy: Cycle) -> Step:
     """Restart the inference worker on the trained model, or ask the LC for a hot update."""
     job = _job(cy)
-    trained = (cy.state.get("trained") or [{}])[0].get("url")
+    trained = (cy.state.trained or [{}])[0].get("url")
     if not trained:
         cy.transit("Failed", "Deploy", "NoTrainedModel", "no trained model to deploy", warning=True)
         return Step(requeue_after=0.0)
     if not _hot(job):
-        cy.state["deployedModel"] = trained
+        cy.state_as(IncrementalState).deployed_model = trained
         cy.transit("Completed", "Deploy", "Deployed", f"inference worker restarted on {trained}")
         return Step(requeue_after=0.0)
     directory = hot_update_dir(job)
-    cy.state["deploy"] = {
+    cy.state.deploy = {
         "round": cy.round,
         "kind": "hotUpdate",
         "source": trained,
@@ -260,13 +261,13 @@ def deploy_ready(cy: Cycle) -> Step:
 def deploy_running(cy: Cycle, ctype: str) -> Step:
     """Hot update in progress: the inference worker's ``kind=deploy`` report ends it."""
     job = _job(cy)
-    request = cy.state.get("deploy") or {}
+    request = cy.state.deploy or {}
     name = worker_name(job, "inference", f"inference.{cy.attempts().get('inference', 0)}")
     report = cy.obs.reports.get(name)
     requested = request.get("requestedAt")
     fresh = report is not None and report.kind.lower() == "deploy" and (not requested or iso(report.received_at) >= requested)
     if fresh and report is not None and report.status.lower() == "completed":
-        cy.state["deployedModel"] = request.get("source")
+        cy.state_as(IncrementalState).deployed_model = request.get("source")
         cy.transit("Completed", "Deploy", "HotUpdated", f"{name} loaded {request.get('source')}")
         return Step(requeue_after=0.0)
     if fresh and report is not None and report.status.lower() == "failed":
@@ -277,7 +278,7 @@ def deploy_running(cy: Cycle, ctype: str) -> Step:
         # The inference worker ended on its own (a finite stream) and is not restarted: nobody
         # will load the update, so waiting for its report would wait forever. The LC has put the
         # model in place; a later inference worker starts on it.
-        cy.state["deployedModel"] = request.get("source")
+        cy.state_as(IncrementalState).deployed_model = request.get("source")
         cy.transit("Completed", "Deploy", "Deployed",
                    f"{name} has ended; the new model is in place for the next inference worker")
         return Step(requeue_after=0.0)
@@ -287,7 +288,7 @@ def deploy_running(cy: Cycle, ctype: str) -> Step:
         cy.transit("Running", "Deploy", "HotUpdating", f"waiting for {name} to load the new model")
     if not _hot(job):  # hot update switched off meanwhile: deploy by restart
         event(cy.plan, "HotUpdateDisabled", "hot update was disabled; deploying by restart")
-        cy.state["deployedModel"] = request.get("source")
+        cy.state_as(IncrementalState).deployed_model = request.get("source")
         cy.transit("Completed", "Deploy", "Deployed", "inference worker restarted on the new model")
         return Step(requeue_after=0.0)
     return Step(requeue_after=10.0)
@@ -304,6 +305,7 @@ FLAVOR = Flavor(
     deploy_running=deploy_running,
     status_extras=lambda cy: {},
     train_trigger=lambda job: job.spec.train_spec.trigger,
+    state_type=IncrementalState,
 )
 
 

@@ -26,7 +26,6 @@ from .common import (
     append_condition,
     cleanup_plan,
     conditions_of,
-    controller_state,
     event,
     iso,
     last_condition,
@@ -38,6 +37,7 @@ from .common import (
 )
 from .plan import Observation, ObservedWorker, Plan, WorkerReport
 from .readiness import Readiness, flip_event, split_ready, with_ready
+from .state import JointInferenceState
 from .workers import (
     WORKER_KEY_LABEL,
     PodExtras,
@@ -161,8 +161,8 @@ def reconcile(obs: Observation) -> Plan:
     plan = Plan()
     if svc.metadata.deletion_timestamp is not None:
         return plan
-    state = controller_state(svc)
-    attempts: dict[str, int] = dict(state.get("attempts", {}))
+    state = JointInferenceState.of(svc)
+    attempts = state.attempts
     patch: dict[str, Any] = {}
     if svc.status.start_time is None:
         patch["startTime"] = iso(obs.now)
@@ -221,9 +221,8 @@ def reconcile(obs: Observation) -> Plan:
         patch["metrics"] = metrics
     if svc.metadata.generation is not None and svc.status.observed_generation != svc.metadata.generation:
         patch["observedGeneration"] = svc.metadata.generation
-    if attempts != state.get("attempts", {}):
-        state["attempts"] = attempts
-        patch["controllerState"] = state
+    if state_patch := state.patch(svc):
+        patch["controllerState"] = state_patch
     plan.status_patch = patch
     if not all_running:
         plan.requeue_after = min(plan.requeue_after or 10.0, 10.0)

@@ -29,6 +29,7 @@ from .cycle import (
 )
 from .lifecycle import LEARNING_TERMS, with_run_policy
 from .plan import Observation, Plan, WorkerPlan, WorkerReport
+from .state import LifelongState
 from .workers import WORKER_KEY_LABEL, PodExtras, build_worker, env, spec_hash
 
 __all__ = ["deploy_index", "knowledge_base_from", "unseen_samples_from", "reconcile", "cleanup", "FLAVOR"]
@@ -88,7 +89,7 @@ def build_stage(cy: Cycle, stage: str, data: dict[str, Any], attempt: int) -> tu
 def inference_slot(cy: Cycle) -> Slot | None:
     """The inference worker exists only once a KB index has been deployed."""
     job = _job(cy)
-    deployed_round = cy.state.get("deployedRound")
+    deployed_round = cy.state_as(LifelongState).deployed_round
     if not deployed_round:
         return None
     obs = cy.obs
@@ -96,7 +97,7 @@ def inference_slot(cy: Cycle) -> Slot | None:
     index = deploy_index(spec.output_dir)
     # The round the worker was last started for (state from before hot updates: the deployed
     # round, so an upgrade does not restart a serving worker).
-    epoch = cy.state.get("inferenceEpoch") or deployed_round
+    epoch = cy.state_as(LifelongState).inference_epoch or deployed_round
     template_hash = spec_hash(spec.deploy_spec.template,
                               {"index": index, "round": epoch, "credential": spec.credential_name})
 
@@ -116,7 +117,7 @@ def inference_slot(cy: Cycle) -> Slot | None:
 
 def train_input(cy: Cycle, round_: int) -> dict[str, Any] | None:
     out = _job(cy).spec.output_dir
-    trained = cy.state.get("trained") or []
+    trained = cy.state.trained or []
     previous = trained[0].get("url") if trained and isinstance(trained[0], dict) else None
     data: dict[str, Any] = {
         "models": [],
@@ -129,7 +130,7 @@ def train_input(cy: Cycle, round_: int) -> dict[str, Any] | None:
 
 
 def eval_input(cy: Cycle) -> dict[str, Any] | None:
-    trained = cy.state.get("trained") or []
+    trained = cy.state.trained or []
     if not trained:
         return None
     out = _job(cy).spec.output_dir
@@ -142,7 +143,7 @@ def eval_input(cy: Cycle) -> dict[str, Any] | None:
 
 def deploy_decision(cy: Cycle) -> Step:
     """LL has no deploy trigger: deploy the KB index the eval reported, if it reported one."""
-    evaluated = cy.state.get("evaluated") or []
+    evaluated = cy.state.evaluated or []
     if not evaluated or not isinstance(evaluated[0], dict) or not evaluated[0].get("url"):
         cy.transit("Completed", "Deploy", "DeploySkipped", "eval reported no knowledge-base index")
         return Step(requeue_after=0.0)
@@ -155,20 +156,20 @@ def deploy_ready(cy: Cycle) -> Step:
     """Ask the LC to copy the index; once it is there, (re)start the inference worker."""
     job = _job(cy)
     target = deploy_index(job.spec.output_dir)
-    request = cy.state.get("deploy")
+    request = cy.state.deploy
     if not isinstance(request, dict) or request.get("round") != cy.round:
-        source = (cy.state.get("evaluated") or [{}])[0].get("url")
-        cy.state["deploy"] = {"round": cy.round, "kind": "copy", "source": source, "target": target,
+        source = (cy.state.evaluated or [{}])[0].get("url")
+        cy.state.deploy = {"round": cy.round, "kind": "copy", "source": source, "target": target,
                               "requestedAt": iso(cy.now)}
         return Step(requeue_after=0.0 if cy.obs.lc_files.get(target) is not False else 2.0)
     if cy.obs.lc_files.get(target) is False:
         return Step(requeue_after=2.0)
-    cy.state["deployedRound"] = cy.round
-    if cy.state.get("inferenceEpoch") and _serving_inference(cy):
+    cy.state_as(LifelongState).deployed_round = cy.round
+    if cy.state_as(LifelongState).inference_epoch and _serving_inference(cy):
         cy.transit("Completed", "Deploy", "HotUpdated",
                    f"round {cy.round}: {target} replaced; the inference worker swaps it in without a restart")
     else:
-        cy.state["inferenceEpoch"] = cy.round
+        cy.state_as(LifelongState).inference_epoch = cy.round
         cy.transit("Completed", "Deploy", "Deployed", f"inference worker started on {target}")
     return Step(requeue_after=0.0)
 
@@ -296,6 +297,7 @@ FLAVOR = Flavor(
     deploy_running=deploy_running,
     status_extras=status_extras,
     train_trigger=lambda job: job.spec.train_spec.trigger,
+    state_type=LifelongState,
 )
 
 

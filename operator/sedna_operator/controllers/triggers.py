@@ -27,6 +27,7 @@ from typing import Any
 
 from ..api import Trigger, TriggerCondition
 from ..api.trigger import Timer, minutes_of
+from ..core.times import parse_time
 
 __all__ = [
     "EPSILON",
@@ -161,19 +162,10 @@ def delta_metrics(new: Mapping[str, Any], old: Mapping[str, Any]) -> dict[str, A
     return out
 
 
-def _parse_time(text: Any) -> datetime | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
-
-
 def check_due(trigger: Trigger, last_check: Any, now: datetime) -> float:
     """Seconds until the trigger may be evaluated again (0: now). ``last_check`` is ISO text or None."""
     period = trigger.check_period_seconds or DEFAULT_CHECK_PERIOD
-    last = _parse_time(last_check)
+    last = parse_time(last_check)
     if last is None:
         return 0.0
     try:

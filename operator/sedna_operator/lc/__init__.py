@@ -10,6 +10,12 @@ Public API for runtimes::
         ...
 
 ``create_app(settings, sink)`` gives the bare ASGI app; ``serve(settings, sink)`` blocks (DaemonSet).
+
+Everything that runs in the LC lives here, for both runtimes: the report API (``app``, ``auth``,
+``replay``), sinks (``sinks``, ``sqlite_sink``; the cluster's status sink is
+``runtime.kubernetes.sink``), the dataset monitor (``datasets``), round files and deploy copies
+(``jobfiles``, ``roundfiles``, ``rounds``; ``clusterjobs`` on a node, ``localjobs`` in
+``sedna run``), and the delivery of reports buffered by ended workers (``spool``).
 """
 
 from .app import REPORT_PATH, SEQUENCE_HEADER, create_app

@@ -24,12 +24,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import rounds
+from ..core.times import parse_time
+from . import roundfiles, rounds
+from .datasets import DatasetLines
 from .objstore import Storage, is_s3_url
 
 __all__ = [
     "DEPLOY_KINDS",
     "round_samples",
+    "round_contents",
     "used_versions",
     "samples_bytes",
     "deploy_id",
@@ -67,6 +70,24 @@ def round_samples(
     return train, [line for version in kept for line in version], out
 
 
+def round_contents(
+    data: Mapping[str, Any],
+    dataset: DatasetLines,
+    dataset_url: str,
+    versions: Mapping[str, Sequence[Any]],
+    needed: Sequence[str] | None = None,
+) -> tuple[dict[str, bytes], dict[str, list[Any]]]:
+    """``({path: content}, eval versions with this round's)`` of the round ``data`` names: the
+    train and eval files (``needed`` of them; all by default) in the dataset's format, and the
+    ``dataIndex.txt`` of an s3 dataset. Both LCs (``clusterjobs``, ``localjobs``) write these."""
+    train, eval_lines, updated = round_samples(dataset.samples, versions, data)
+    content = {str(data.get("train") or ""): train, str(data.get("eval") or ""): eval_lines}
+    wanted = {t: c for t, c in content.items() if t and (needed is None or t in needed)}
+    files = roundfiles.round_files(wanted, dataset.format, dataset.header)
+    files.update(roundfiles.index_files(wanted, dataset_url))
+    return files, updated
+
+
 def used_versions(lines: Sequence[str], versions: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
     """Only the versions a later round can still use: the newest non-empty ones (bounded state)."""
     nonempty = [
@@ -98,11 +119,7 @@ def deploy_id(request: Mapping[str, Any]) -> str:
 
 
 def requested_at(request: Mapping[str, Any]) -> datetime:
-    text = str(request.get("requestedAt") or "")
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return datetime.now(UTC)
+    return parse_time(request.get("requestedAt")) or datetime.now(UTC)
 
 
 def copy_artifact(source: Path, target: Path) -> None:

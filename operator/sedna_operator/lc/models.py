@@ -9,6 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..controllers.plan import WorkerReport
 
+# the report wire codec is the core's (one for the LC and both runtimes); re-exported here
+from ..core.reports import report_from_wire, report_to_wire
+
 __all__ = [
     "OWNER_KINDS",
     "WORKER_KINDS",
@@ -152,28 +155,3 @@ class WorkerInfo(BaseModel):
             received_at=received_at,
             sequence=sequence,
         )
-
-
-def report_to_wire(report: WorkerReport) -> dict[str, Any]:
-    """The JSON stored under ``status.reports.<worker>`` (camelCase, like the rest of status)."""
-    return {
-        "kind": report.kind,
-        "status": report.status,
-        "ownerInfo": report.owner_info,
-        "results": report.results,
-        "receivedAt": report.received_at.isoformat(),
-        "sequence": report.sequence,
-    }
-
-
-def report_from_wire(worker: str, data: dict[str, Any]) -> WorkerReport:
-    """Inverse of :func:`report_to_wire` (what a runtime does when it builds an Observation)."""
-    return WorkerReport(
-        worker=worker,
-        kind=data["kind"],
-        status=data["status"],
-        owner_info=data.get("ownerInfo") or {},
-        results=data.get("results") or [],
-        received_at=datetime.fromisoformat(data["receivedAt"]),
-        sequence=int(data.get("sequence", 0)),
-    )

@@ -19,7 +19,6 @@ messages, logs or ``repr``.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
@@ -32,6 +31,8 @@ from typing import Any
 from urllib.parse import quote, urlparse
 
 import httpx
+
+from ..core.secrets import decode_secret as decode_secret_data  # one decoder (re-exported)
 
 __all__ = [
     "S3_SCHEMES",
@@ -88,18 +89,6 @@ class S3Credentials:
     def secrets(self) -> tuple[str, ...]:
         """The values that must never be shown."""
         return tuple(v for v in (self.access_key, self.secret_key) if v)
-
-
-def decode_secret_data(secret: Mapping[str, Any]) -> dict[str, str]:
-    """A v1 Secret's ``data`` (base64) and ``stringData`` as plain strings."""
-    out: dict[str, str] = {}
-    for key, value in (secret.get("data") or {}).items():
-        try:
-            out[str(key)] = base64.b64decode(str(value)).decode("utf-8")
-        except (ValueError, UnicodeDecodeError):
-            continue
-    out.update({str(k): str(v) for k, v in (secret.get("stringData") or {}).items()})
-    return out
 
 
 def endpoint_of(annotations: Mapping[str, str], data: Mapping[str, str]) -> str | None:

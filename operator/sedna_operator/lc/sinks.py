@@ -3,8 +3,9 @@
 Sedna's LC relays every worker message to the GM over its websocket, unchanged apart from
 the envelope (``phase``=worker ``kind``, ``status``, ``output.models``=``results``,
 ``output.ownerInfo``) and the GM appends a condition. Here the LC records the latest report
-of each worker where the operator reads it (``status.reports.<worker>`` on the CR in a
-cluster, a SQLite table locally) and the operator's reconcilers turn it into conditions.
+of each worker (``status.reports.<worker>`` on the CR in a cluster; a SQLite table locally,
+which ``sedna run``'s loop copies into the resource's ``status.reports``) and the reconcilers,
+which read ``status.reports`` in both runtimes, turn it into conditions.
 A sink must make the report durable *before* ``record`` returns: the worker gets its 200
 only afterwards, so a report that was answered OK is never lost.
 """

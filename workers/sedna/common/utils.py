@@ -146,18 +146,6 @@ def singleton(cls: type[T]) -> Callable[..., T]:
     return get
 
 
-def chunks(items: Iterable[T], size: int) -> Iterable[list[T]]:
-    """Consecutive lists of at most ``size`` items."""
-    batch: list[T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
 def model_layer_flatten(weights: Iterable[Any]) -> list[float]:
     """Sedna 0.3's helper: every layer's weights, flattened into one list of floats."""
     import numpy as np

@@ -18,7 +18,7 @@ import weakref
 from typing import Any
 
 from sedna.common.log import get_logger
-from sedna.service.client import LCClient
+from sedna.service.lc_client import LCClient
 
 __all__ = ["LCReporter", "JobReporter"]
 

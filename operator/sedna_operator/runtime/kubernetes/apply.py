@@ -22,6 +22,7 @@ from typing import Any
 from ...api import API_VERSION, Resource
 from ...controllers.plan import AutoscalerPlan, EventPlan, Plan, WorkerPlan
 from ...controllers.workers import deployment_manifest
+from ...core.merge import merge_patch
 from .client import MERGE_PATCH, ApiError, KubeClient
 from .observe import resource_path
 
@@ -30,19 +31,6 @@ __all__ = ["merge_patch", "apply_plan", "post_event", "object_ref", "event_body"
 log = logging.getLogger(__name__)
 _COMPONENT = "sedna-operator"
 _INSTANCE = os.environ.get("POD_NAME") or socket.gethostname()
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386: apply ``patch`` to a copy of ``target`` (None deletes, objects merge, rest replaces)."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge_patch(out.get(key), value)
-    return out
 
 
 class AppliedPlan:
@@ -54,6 +42,9 @@ class AppliedPlan:
         self.services: list[str] = []
         self.status_patched = False
         self.events: list[str] = []
+        # The resource as our last write to it (annotations, status) left it: the engine knows
+        # the watch event of that write for its own and skips it.
+        self.written: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -251,12 +242,12 @@ async def apply_plan(
         current = body["metadata"].get("annotations") or {}
         if any(current.get(k) != v for k, v in plan.annotations.items()):
             patch = {"metadata": {"annotations": plan.annotations}}
-            await client.request(
+            done.written = await client.request(
                 "PATCH", resource_path(resource.kind, ns, resource.name), patch, content_type=MERGE_PATCH
             )
     status = body.get("status") or {}
     if plan.status_patch and merge_patch(status, plan.status_patch) != status:
-        await client.request(
+        done.written = await client.request(
             "PATCH",
             resource_path(resource.kind, ns, resource.name, "status"),
             {"status": plan.status_patch},

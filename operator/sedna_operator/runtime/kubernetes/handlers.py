@@ -2,21 +2,25 @@
 
 Handlers per sedna.io kind (those with a reconciler):
 
-- ``create`` / ``update`` / ``resume``: kopf's change detection on the spec. ``resume`` runs
-  for every existing resource when the operator starts, which is how a restarted operator picks
-  up exactly where the previous one stopped (the state is in each resource's status).
-- ``delete`` (optional): the kind's ``cleanup`` when the deletion is seen; no finalizer.
-- ``event`` of the resource: LC reports land in ``status.reports``, which kopf's change
-  detection ignores (it diffs spec and metadata only), so every watch event also triggers a
-  reconcile; the engine coalesces the duplicates and skips no-op writes.
+- ``event`` of the resource, one handler for every reason to look at it: the initial listing
+  (type None: a restarted operator picks up every resource where the previous one stopped,
+  the state being in each resource's status), its creation, spec edits, and LC reports landing
+  in ``status.reports``. kopf runs it per object, one event at a time, and batches bursts.
+  An event showing the resource as our own last write left it is skipped by the engine.
+  A resource being deleted gets the kind's ``cleanup``; a deleted one is forgotten.
 - ``event`` of pods and services carrying the kind's ``<kind>.sedna.io/uid`` label (and of
-  Deployments and HPAs, for kinds whose workers are Deployments): the owner is reconciled (a
-  pod phase changed, a Deployment's available replicas changed, a worker was deleted). A
-  Deployment's pods are owned by its ReplicaSet, so their ``<kind>.sedna.io/name`` label
-  names the owner instead.
+  Deployments and HPAs, for kinds whose workers are Deployments): the owner is reconciled
+  shortly (``CHILD_DELAY``; a burst is one reconcile) when the event changes what the
+  reconciler sees of that child (:mod:`.children`). A Deployment's pods are owned by its
+  ReplicaSet, so their ``<kind>.sedna.io/name`` label names the owner instead.
 
-Handlers never raise: the engine retries failures with back-off itself, and kopf's progress
-annotations therefore stay empty in the normal case.
+Why ``kopf.on.event`` and not ``on.create``/``on.update``/``on.resume``/``on.delete``: kopf's
+change detection diffs spec and metadata only, so status (the LC's reports) needs the event
+handler anyway, and one level-based reconcile serves all reasons. Registering any change
+handler makes kopf write its diff base (an annotation) after each create and edit: one more
+PATCH and one more watch event per resource, for nothing we use.
+
+Handlers never raise: the engine retries failures with back-off itself (see its docstring).
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ from typing import Any
 import kopf
 
 from ...api import GROUP, KINDS, VERSION
+from ...core.registry import SETTLING_KINDS
+from .children import ChildEvents
 from .config import OperatorConfig
 from .engine import Engine, Key
 from .observe import WORKLOAD_KINDS, label_key, owner_of
 
-__all__ = ["make_settings", "build_registry", "FINALIZER", "PERSISTENCE_PREFIX"]
+__all__ = ["make_settings", "build_registry", "FINALIZER", "PERSISTENCE_PREFIX", "CHILD_DELAY"]
 
 # Our own annotation keys (kopf's defaults are kopf.zalando.org/...): the diff base, and the
 # progress of handlers while they are being retried.
@@ -78,43 +84,46 @@ def _key(kind: str, body: Any) -> Key:
     return Key(kind, meta["namespace"], meta["name"])
 
 
-def _register_kind(registry: kopf.OperatorRegistry, engine: Engine, kind: str) -> None:
+# How long a child's event waits for others of the same owner before the owner is reconciled.
+CHILD_DELAY = 0.1
+# Children whose ADDED event, when our own last reconcile created them, needs no reconcile.
+OWN_ADDED = frozenset({"deployments", "horizontalpodautoscalers"})
+
+
+def _register_kind(registry: kopf.OperatorRegistry, engine: Engine, kind: str, children: ChildEvents) -> None:
     plural = KINDS[kind].plural
 
-    async def on_change(body: kopf.Body, **_: Any) -> None:
-        await engine.reconcile(_key(kind, body))
-
     async def on_event(body: kopf.Body, type: str | None, **_: Any) -> None:
-        # type None is kopf's initial listing: the resume handler covers it.
-        if type in ("ADDED", "MODIFIED"):
-            await engine.reconcile(_key(kind, body))
+        key = _key(kind, body)
+        if type == "DELETED":
+            engine.forget(key)
+        elif body["metadata"].get("deletionTimestamp"):
+            await engine.cleanup(key, dict(body))
+        else:  # None (initial listing), ADDED, MODIFIED
+            await engine.reconcile(key, seen=body)
 
-    async def on_delete(body: kopf.Body, **_: Any) -> None:
-        await engine.cleanup(_key(kind, body), dict(body))
-
-    async def on_child(body: kopf.Body, type: str | None, **_: Any) -> None:
+    async def on_child(body: kopf.Body, type: str | None, resource: kopf.Resource, **_: Any) -> None:
         owner = owner_of(dict(body))
         if owner is None:  # a Deployment's pod: its controller is a ReplicaSet
             name = (body["metadata"].get("labels") or {}).get(label_key(kind, "name"))
             owner = (kind, name) if name else None
-        if owner is not None and owner[0] == kind:
-            engine.kick(Key(kind, body["metadata"]["namespace"], owner[1]))
+        if owner is None or owner[0] != kind or not children.matters(resource.plural, kind, body, type):
+            return
+        key = Key(kind, body["metadata"]["namespace"], owner[1])
+        # A Deployment or HPA we just created: our own write, planned with by the reconcile that
+        # made it. (Bare pods are not skipped: some reconcilers count Pending workers.)
+        if type == "ADDED" and resource.plural in OWN_ADDED and engine.created_here(key, body["metadata"]["name"]):
+            return
+        engine.kick_soon(key, CHILD_DELAY)
 
-    for reason, decorator in (
-        ("create", kopf.on.create),
-        ("update", kopf.on.update),
-        ("resume", kopf.on.resume),
-    ):
-        decorator(GROUP, VERSION, plural, id=f"sedna-{reason}", registry=registry)(on_change)
-    kopf.on.delete(GROUP, VERSION, plural, id="sedna-cleanup", optional=True, registry=registry)(on_delete)
     kopf.on.event(GROUP, VERSION, plural, id="sedna-watch", registry=registry)(on_event)
-    children = {label_key(kind, "uid"): kopf.PRESENT}
-    for child in ("pods", "services") if kind != "Dataset" else ():
-        kopf.on.event("v1", child, id=f"sedna-{plural}-{child}", labels=children, registry=registry)(on_child)
+    selector = {label_key(kind, "uid"): kopf.PRESENT}
+    for child in ("pods", "services") if kind not in SETTLING_KINDS else ():
+        kopf.on.event("v1", child, id=f"sedna-{plural}-{child}", labels=selector, registry=registry)(on_child)
     for group, version, child in (
         (("apps", "v1", "deployments"), ("autoscaling", "v2", "horizontalpodautoscalers")) if kind in WORKLOAD_KINDS else ()
     ):
-        kopf.on.event(group, version, child, id=f"sedna-{plural}-{child}", labels=children, registry=registry)(on_child)
+        kopf.on.event(group, version, child, id=f"sedna-{plural}-{child}", labels=selector, registry=registry)(on_child)
 
 
 def build_registry(engine: Engine, config: OperatorConfig) -> kopf.OperatorRegistry:
@@ -139,6 +148,7 @@ def build_registry(engine: Engine, config: OperatorConfig) -> kopf.OperatorRegis
     def probe(**_: Any) -> dict[str, int]:
         return {"reconciles": engine.reconciles, "errors": engine.errors}
 
+    children = ChildEvents()
     for kind in engine.controllers:
-        _register_kind(registry, engine, kind)
+        _register_kind(registry, engine, kind, children)
     return registry

@@ -1,5 +1,5 @@
 """The LC as a DaemonSet pod: which Datasets this node counts, the IL/LL file work of its jobs
-(:mod:`.lcjobs`), and the process's main loop."""
+(:mod:`sedna_operator.lc.clusterjobs`), and the process's main loop."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ...api.paths import namespace_base, resolve_relative_paths
+from ...lc.clusterjobs import HostPaths, sync_learning_jobs
 from ...lc.datasets import DatasetMonitor
 from ...lc.objstore import is_s3_url
 from ...lc.server import serve_async
@@ -17,7 +18,6 @@ from ...lc.settings import LCSettings
 from ...lc.sinks import DatasetKey
 from .client import ApiError, KubeClient, load_credentials
 from .lccreds import CredentialCache, Resolved
-from .lcjobs import HostPaths, sync_learning_jobs
 from .sink import KubernetesReportSink
 
 __all__ = ["node_datasets", "sync_watches", "dataset_credentials", "follow_node", "run_lc"]

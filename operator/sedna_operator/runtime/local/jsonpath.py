@@ -10,6 +10,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from ...core.times import parse_time
+
 __all__ = ["evaluate", "render_value", "age"]
 
 _TOKEN = re.compile(
@@ -62,13 +64,9 @@ def age(timestamp: str | datetime | None, now: datetime | None = None) -> str:
     """kubectl-style age: ``45s``, ``3m``, ``2h``, ``4d``."""
     if not timestamp:
         return "<unknown>"
-    when = (
-        timestamp
-        if isinstance(timestamp, datetime)
-        else datetime.fromisoformat(str(timestamp).replace("Z", "+00:00"))
-    )
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
+    when = parse_time(timestamp)
+    if when is None:
+        return "<unknown>"
     seconds = max(0, int(((now or datetime.now(UTC)) - when).total_seconds()))
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if seconds >= size:

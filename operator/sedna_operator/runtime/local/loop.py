@@ -1,80 +1,61 @@
 """Observe -> reconcile -> apply, for every resource in the store (the local "operator").
 
-:class:`LocalRuntime` is I/O glue around the pure reconcilers: it builds an
-:class:`~sedna_operator.controllers.plan.Observation` from the store, the runner and the LC's
-sink, calls the kind's ``reconcile``, and applies the :class:`~sedna_operator.controllers.plan.Plan`.
+:class:`LocalRuntime` is I/O glue around the pure reconcilers: it reads the store and the
+runner, builds the :class:`~sedna_operator.controllers.plan.Observation` with the core
+(:mod:`sedna_operator.core.observation`, as the Kubernetes runtime does), calls the kind's
+``reconcile`` (:mod:`sedna_operator.core.registry`), and applies the
+:class:`~sedna_operator.controllers.plan.Plan`. The LC's reports are first copied into the
+resource's ``status.reports`` (:meth:`LocalRuntime._record_reports`), where the observation
+reads them, as on a cluster.
 Everything it decides from is in SQLite, so a new ``LocalRuntime`` on the same state directory
 continues where a killed one stopped.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ...api import parse_resource
-from ...controllers.plan import (
-    Observation,
-    ObservedDataset,
-    ObservedModel,
-    ObservedSecret,
-    ObservedWorker,
-    Plan,
-    WorkerReport,
-)
+from ...controllers.plan import Observation, ObservedWorker, Plan, WorkerReport
+from ...core import registry
+from ...core.merge import merge_patch
+from ...core.observation import credential_names, observation, referenced_names
+from ...core.registry import JOB_KINDS, SERVICE_KINDS, SETTLING_KINDS, KindController, Reconciler
+from ...core.reports import report_to_wire, reports_of
+from ...core.secrets import decode_secret
+from ...core.times import parse_time
+from ...lc.spool import BUFFER_ENV, buffer_dir, deliver_buffered_reports
 from .images import ImageMap
-from .lcserver import free_port, port_is_free
-from .merge import merge_patch
-from .podenv import PodContext, PodProcesses, ServiceInfo, decode_secret, default_base_env, pod_processes
+from .podenv import PodContext, PodProcesses, ServiceInfo, default_base_env, pod_processes
+from .ports import free_port, port_is_free
 from .probes import probe_port, tcp_ready
 from .runner import Runner
-from .spool import BUFFER_ENV, buffer_dir, deliver_buffered_reports
 from .store import ResourceRow, Store, WorkerRow, now_iso
 
-__all__ = ["LocalRuntime", "RuntimeConfig", "Reconciler", "load_reconcilers", "JOB_KINDS", "SERVICE_KINDS"]
+__all__ = [
+    "LocalRuntime",
+    "RuntimeConfig",
+    "KindController",
+    "Reconciler",
+    "load_reconcilers",
+    "JOB_KINDS",
+    "SERVICE_KINDS",
+]
 
 log = logging.getLogger("sedna.local")
 
-RECONCILER_MODULES = {
-    "JointInferenceService": "jointinference",
-    "FederatedLearningJob": "federatedlearning",
-    "IncrementalLearningJob": "incrementallearning",
-    "LifelongLearningJob": "lifelonglearning",
-    "Dataset": "dataset",
-}
-JOB_KINDS = ("FederatedLearningJob", "IncrementalLearningJob", "LifelongLearningJob")
-SERVICE_KINDS = ("JointInferenceService",)
 REPORT_TOKEN_ENV = "SEDNA_REPORT_TOKEN"
 
 
-class Reconciler(Protocol):
-    def __call__(self, obs: Observation) -> Plan: ...
-
-
-@dataclass
-class KindController:
-    reconcile: Reconciler
-    cleanup: Reconciler | None = None
-
-
 def load_reconcilers() -> dict[str, KindController]:
-    """``sedna_operator.controllers.<module>.reconcile`` (and ``cleanup``) of every kind that has one."""
-    found: dict[str, KindController] = {}
-    for kind, module in RECONCILER_MODULES.items():
-        try:
-            mod = importlib.import_module(f"sedna_operator.controllers.{module}")
-        except ImportError as exc:
-            log.debug("no reconciler for %s: %s", kind, exc)
-            continue
-        if hasattr(mod, "reconcile"):
-            found[kind] = KindController(mod.reconcile, getattr(mod, "cleanup", None))
-    return found
+    """Every kind's controller, from the one registry (:mod:`sedna_operator.core.registry`)."""
+    return registry.controllers()
 
 
 @dataclass
@@ -90,6 +71,7 @@ class RuntimeConfig:
     host_path: Callable[[str], str] = lambda p: p
 
 
+#: (namespace, kind, name) -> the LC's latest report of each worker of that resource
 ReportSource = Callable[[str, str, str], Mapping[str, WorkerReport]]
 CountSource = Callable[[str, str], int | None]
 Hook = Callable[["LocalRuntime", ResourceRow], Mapping[str, bool]]
@@ -99,43 +81,15 @@ def _no_reports(_ns: str, _kind: str, _name: str) -> Mapping[str, WorkerReport]:
     return {}
 
 
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def report_token(secret: str, namespace: str, kind: str, name: str) -> str:
     from ...lc.auth import report_token as lc_token
 
     return lc_token(secret, namespace, kind, name)
 
 
-#: Kinds whose reconcile is a function of their own object alone (no workers, reports or
-#: clock once settled): once a reconcile plans nothing, the next one of the same
-#: resourceVersion would plan nothing too, so it is skipped (see :meth:`LocalRuntime.step`).
-SETTLING_KINDS = ("Dataset", "Model")
-
-
-def _observed_dataset(name: str, body: Mapping[str, Any]) -> ObservedDataset:
-    spec = body.get("spec") or {}
-    return ObservedDataset(
-        name=name,
-        url=str(spec.get("url", "")),
-        format=str(spec.get("format", "")),
-        node_name=str(spec.get("nodeName", "")),
-        number_of_samples=int((body.get("status") or {}).get("numberOfSamples") or 0),
-    )
-
-
-def _observed_model(name: str, body: Mapping[str, Any]) -> ObservedModel:
-    spec = body.get("spec") or {}
-    return ObservedModel(
-        name=name,
-        url=str(spec.get("url", "")),
-        format=str(spec.get("format", "")),
-        credential_name=spec.get("credentialName"),
-    )
+def _named(name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with ``metadata.name`` set (stored objects are keyed by name; the core reads it there)."""
+    return {**body, "metadata": {**(body.get("metadata") or {}), "name": name}}
 
 
 def _service_info(
@@ -163,32 +117,36 @@ class PassCache:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._datasets: dict[str, dict[str, ObservedDataset]] | None = None
-        self._models: dict[str, dict[str, ObservedModel]] | None = None
+        # raw objects (metadata.name set), converted by the core per observation: only the few
+        # an observation names are converted, so a pass stays linear
+        self._datasets: dict[str, dict[str, dict[str, Any]]] | None = None
+        self._models: dict[str, dict[str, dict[str, Any]]] | None = None
         self._objects: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
         self._services: dict[tuple[str, str], ServiceInfo] | None = None
         self._workers: dict[tuple[str, str, str], list[WorkerRow]] | None = None
 
     def _load(self) -> None:
-        datasets: dict[str, dict[str, ObservedDataset]] = {}
-        models: dict[str, dict[str, ObservedModel]] = {}
+        datasets: dict[str, dict[str, dict[str, Any]]] = {}
+        models: dict[str, dict[str, dict[str, Any]]] = {}
         for row in self.store.list("Dataset"):
-            datasets.setdefault(row.namespace, {})[row.name] = _observed_dataset(row.name, row.obj)
+            datasets.setdefault(row.namespace, {})[row.name] = _named(row.name, row.obj)
         for row in self.store.list("Model"):
-            models.setdefault(row.namespace, {})[row.name] = _observed_model(row.name, row.obj)
+            models.setdefault(row.namespace, {})[row.name] = _named(row.name, row.obj)
         self._datasets, self._models = datasets, models
 
-    def datasets(self, namespace: str) -> dict[str, ObservedDataset]:
+    def datasets(self, namespace: str) -> dict[str, dict[str, Any]]:
+        """The namespace's Dataset objects by name (read-only: shared by the pass)."""
         if self._datasets is None:
             self._load()
         assert self._datasets is not None
-        return dict(self._datasets.get(namespace) or {})
+        return self._datasets.get(namespace) or {}
 
-    def models(self, namespace: str) -> dict[str, ObservedModel]:
+    def models(self, namespace: str) -> dict[str, dict[str, Any]]:
+        """The namespace's Model objects by name (read-only: shared by the pass)."""
         if self._models is None:
             self._load()
         assert self._models is not None
-        return dict(self._models.get(namespace) or {})
+        return self._models.get(namespace) or {}
 
     def objects(self, kind: str) -> dict[tuple[str, str], dict[str, Any]]:
         """Secrets / ConfigMaps (only ``sedna run``'s start writes them)."""
@@ -222,13 +180,13 @@ class PassCache:
             if body is None:
                 part.pop(name, None)
             else:
-                part[name] = _observed_dataset(name, body)
+                part[name] = _named(name, body)
         elif kind == "Model" and self._models is not None:
             mpart = self._models.setdefault(namespace, {})
             if body is None:
                 mpart.pop(name, None)
             else:
-                mpart[name] = _observed_model(name, body)
+                mpart[name] = _named(name, body)
 
     def forget_services(self) -> None:
         self._services = None
@@ -360,7 +318,7 @@ class LocalRuntime:
                     exit_code=w.exit_code,
                     node=(pod.get("spec") or {}).get("nodeName") or "localhost",
                     restarts=w.restarts,
-                    created_at=_parse_time(w.created_at),
+                    created_at=parse_time(w.created_at),
                     deleting=w.deleting,
                     labels=dict(meta.get("labels") or {}),
                     annotations=dict(meta.get("annotations") or {}),
@@ -368,29 +326,48 @@ class LocalRuntime:
                     ready=ready,
                 )
             )
-        datasets = cache.datasets(ns)
-        models = cache.models(ns)
-        secrets = {
-            name: ObservedSecret(
-                name=name,
-                annotations=dict((body.get("metadata") or {}).get("annotations") or {}),
-                data=decode_secret(body),
-            )
-            for (sns, name), body in cache.objects("Secret").items()
-            if sns == ns
-        }
-        return Observation(
-            resource=resource,
-            workers=workers,
-            datasets=datasets,
-            models=models,
-            # Datasets and Models own no workers, so nothing reports for them: no query
-            reports={} if row.kind in SETTLING_KINDS else dict(self.reports(ns, row.kind, row.name)),
+        # What the spec names, as the Kubernetes runtime reads it (a Dataset or Model sees itself:
+        # its reconciler reads its own count)
+        ds_names, model_names, secret_names = referenced_names(obj.get("spec") or {})
+        if row.kind == "Dataset":
+            ds_names.add(row.name)
+        elif row.kind == "Model":
+            model_names.add(row.name)
+        all_ds, all_models = cache.datasets(ns), cache.models(ns)
+        ds_objs = [all_ds[n] for n in sorted(ds_names) if n in all_ds]
+        model_objs = [all_models[n] for n in sorted(model_names) if n in all_models]
+        secret_names |= credential_names([*ds_objs, *model_objs])
+        all_secrets = cache.objects("Secret")
+        secret_objs = [_named(n, all_secrets[(ns, n)]) for n in sorted(secret_names) if (ns, n) in all_secrets]
+        return observation(
+            resource,
             now=self.clock(),
+            workers=workers,
+            datasets=ds_objs,
+            models=model_objs,
+            secrets=secret_objs,
+            # as on a cluster, the reports are read from the resource's status.reports
+            reports=reports_of(obj),
             lc_server=self.config.lc_url,
             kb_server=self.config.kb_url or "http://127.0.0.1:9020",
-            secrets=secrets,
         )
+
+    def _record_reports(self, row: ResourceRow) -> None:
+        """Write the LC's newest report of each of ``row``'s workers to ``status.reports.<worker>``
+        (the cluster's contract: reports live in the resource's status).
+
+        The embedded LC keeps reports in its own SQLite file (``lc.db``, the replay guard's
+        memory) and this loop copies them over: the loop stays the only writer of ``state.db``,
+        whose read-modify-write of a status would otherwise race the LC's thread."""
+        if row.kind in SETTLING_KINDS:
+            return  # Datasets and Models own no workers, so nothing reports for them: no query
+        stored = reports_of(row.obj)
+        fresh = self.reports(row.namespace, row.kind, row.name)
+        new = {worker: report_to_wire(r) for worker, r in fresh.items() if stored.get(worker) != r}
+        if new:
+            body = self.store.patch_status(row.kind, row.namespace, row.name, {"reports": new})
+            if body is not None:
+                row.body = json.dumps(body)  # a detached row: what observe reads next
 
     # ---- applying --------------------------------------------------------------------------
 
@@ -547,6 +524,7 @@ class LocalRuntime:
                 lc_files: dict[str, bool] = {}
                 for hook in self.hooks:
                     lc_files.update(hook(self, row))
+                self._record_reports(row)
                 obs = self.observe(row)
                 if lc_files:
                     obs = obs.model_copy(update={"lc_files": lc_files})

@@ -28,7 +28,6 @@ What a container sees in Kubernetes and what the local process gets instead:
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import sys
@@ -176,13 +175,6 @@ def _secret_value(
             f"{missing} is not known: pass its manifest to `sedna run -f` (a v1 {what} with data/stringData)"
         )
     return data[key]
-
-
-def decode_secret(obj: Mapping[str, Any]) -> dict[str, str]:
-    """A v1 Secret's ``data`` (base64) and ``stringData`` as plain strings."""
-    out = {k: base64.b64decode(str(v)).decode("utf-8") for k, v in (obj.get("data") or {}).items()}
-    out.update({k: str(v) for k, v in (obj.get("stringData") or {}).items()})
-    return out
 
 
 class _Mounts:

@@ -22,11 +22,11 @@ from typing import IO, Any
 
 from ...api.base import shorten
 from ...api.paths import resolve_relative_paths
+from ...lc.localjobs import dataset_credentials, prepare_lc_files
 from ...manifests import load_files
 from .images import ImageMap, discover_image_files
-from .lcactions import dataset_credentials, prepare_lc_files
-from .lcserver import LocalLC, port_is_free
 from .loop import JOB_KINDS, LocalRuntime, RuntimeConfig, load_reconcilers, new_secret
+from .ports import port_is_free
 from .store import Store
 
 __all__ = [
@@ -271,7 +271,10 @@ def _run_locked(
 ) -> RunOutcome:
     from ...lc.datasets import DatasetMonitor
     from ...lc.models import OwnerKey
+    from ...lc.server import LCServer
+    from ...lc.settings import LCSettings
     from ...lc.sinks import DatasetKey
+    from ...lc.sqlite_sink import SQLiteSink
 
     messages, errors = apply_files(store, options.files, should_stop=stopping)
     if errors:
@@ -287,10 +290,10 @@ def _run_locked(
     for path in discover_image_files(options.files):
         image_map.add_file(path)
     secret = new_secret(store)
-    lc = LocalLC(options.state_dir, secret, port=_lc_port(store))
-    lc.start()
-    store.set_meta("lc_port", str(lc.port))
-    monitor = DatasetMonitor(lc.sink, interval=options.dataset_poll)
+    # The embedded LC is the LC app on a thread; reports and dataset counts land in its SQLite
+    # file, so they survive a killed run (the loop copies reports into status.reports).
+    sink = SQLiteSink(Path(options.state_dir) / "lc.db")
+    monitor = DatasetMonitor(sink, interval=options.dataset_poll)
     for row in store.list("Dataset"):
         spec = row.obj.get("spec") or {}
         monitor.watch(
@@ -299,7 +302,11 @@ def _run_locked(
             str(spec.get("format")),
             **dataset_credentials(store, row.namespace, spec),
         )
-    lc.spawn(monitor.run())
+    settings = LCSettings.for_local(
+        secret=secret, port=_lc_port(store) or 0, node_name="localhost", log_level="WARNING"
+    )
+    lc = LCServer(settings, sink, monitor=monitor).start()
+    store.set_meta("lc_port", str(lc.port))
     config = RuntimeConfig(
         lc_url=lc.url,
         image_map=image_map,
@@ -316,9 +323,9 @@ def _run_locked(
         store,
         config,
         controllers,
-        reports=lambda ns, kind, name: lc.sink.reports(OwnerKey(namespace=ns, kind=kind, name=name)),
-        dataset_counts=lambda ns, name: lc.sink.dataset_count(DatasetKey(namespace=ns, name=name)),
-        all_dataset_counts=lc.sink.dataset_counts,
+        reports=lambda ns, kind, name: sink.reports(OwnerKey(namespace=ns, kind=kind, name=name)),
+        dataset_counts=lambda ns, name: sink.dataset_count(DatasetKey(namespace=ns, name=name)),
+        all_dataset_counts=sink.dataset_counts,
     )
     runtime.hooks.append(prepare_lc_files)
     runtime.should_stop = stopping
@@ -351,6 +358,7 @@ def _run_locked(
             runtime.runner.suspend_all()
         monitor.stop()
         lc.stop()
+        sink.close()
         if show is not None:
             show(store, time.monotonic() - started, reason)
         failed, unfinished = job_outcomes(store, tuple(k for k in JOB_KINDS if k in controllers))

@@ -28,8 +28,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from ...core.merge import merge_patch
 from .keyfile import KeyFile, SealError
-from .merge import merge_patch
 
 LOGGER = logging.getLogger(__name__)
 
@@ -40,7 +40,6 @@ __all__ = [
     "WorkerRow",
     "ServiceRow",
     "EventRow",
-    "ReportRow",
     "default_state_dir",
     "now_iso",
 ]
@@ -147,17 +146,6 @@ class EventRow(_Base):
     count: Mapped[int] = mapped_column(Integer, default=1)
     first_time: Mapped[str] = mapped_column(String(32), default=now_iso)
     last_time: Mapped[str] = mapped_column(String(32), default=now_iso)
-
-
-class ReportRow(_Base):
-    __tablename__ = "reports"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    owner_kind: Mapped[str] = mapped_column(String(64))
-    owner_namespace: Mapped[str] = mapped_column(String(253))
-    owner_name: Mapped[str] = mapped_column(String(253), index=True)
-    worker: Mapped[str] = mapped_column(String(253))
-    body: Mapped[str] = mapped_column(Text)
-    received_at: Mapped[str] = mapped_column(String(32), default=now_iso)
 
 
 class MetaRow(_Base):
@@ -487,14 +475,6 @@ class Store:
                 )
             ):
                 s.delete(srow)
-            for rrow in s.scalars(
-                select(ReportRow).where(
-                    ReportRow.owner_kind == kind,
-                    ReportRow.owner_name == name,
-                    ReportRow.owner_namespace == namespace,
-                )
-            ):
-                s.delete(rrow)
 
     # ---- secrets and config maps -----------------------------------------------------------
 
@@ -641,37 +621,6 @@ class Store:
             if name:
                 q = q.where(EventRow.name == name)
             return list(s.scalars(q))
-
-    # ---- reports ---------------------------------------------------------------------------
-
-    def add_report(
-        self, owner_kind: str, owner_namespace: str, owner_name: str, worker: str, body: dict[str, Any]
-    ) -> int:
-        with self.session() as s:
-            row = ReportRow(
-                owner_kind=owner_kind,
-                owner_namespace=owner_namespace,
-                owner_name=owner_name,
-                worker=worker,
-                body=json.dumps(body),
-            )
-            s.add(row)
-            s.flush()
-            return int(row.id)
-
-    def reports(self, owner_kind: str, owner_namespace: str, owner_name: str) -> builtins.list[ReportRow]:
-        with self.session() as s:
-            return list(
-                s.scalars(
-                    select(ReportRow)
-                    .where(
-                        ReportRow.owner_kind == owner_kind,
-                        ReportRow.owner_namespace == owner_namespace,
-                        ReportRow.owner_name == owner_name,
-                    )
-                    .order_by(ReportRow.id)
-                )
-            )
 
     # ---- meta ------------------------------------------------------------------------------
 

@@ -1,8 +1,9 @@
 """Knowledge management: the knowledge-base interface and task update strategies (ClassType.KM).
 
-``market_kb`` registers the model-market knowledge base and its pipeline components; it imports
-``sedna_market`` only when a :class:`MarketKnowledgeBase` is built, so this package loads without
-the market extra.
+``market_kb`` registers the model-market knowledge base and its pipeline components; the market
+itself plugs in through the ``sedna.knowledge_bases`` entry point group (``backends``) and is
+needed only when a :class:`MarketKnowledgeBase` is built, so this package loads without the
+market extra.
 """
 
 from sedna.algorithms.knowledge_management.knowledge_base import (

@@ -43,8 +43,13 @@ class KnowledgeBase(Protocol):
     def nearest_task(self, x: Any, index: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]: ...
 
 
-def fit_task_statistics(groups: list[TaskGroup], quantile: float = 0.95) -> dict[str, Any]:
-    """Compute the feature scale and each group's centroid/radius (in place); returns the scale."""
+def fit_task_statistics(groups: list[TaskGroup], quantile: float = 0.95,
+                        image_shape: Any = None) -> dict[str, Any]:
+    """Compute the feature scale and each group's centroid/radius (in place); returns the scale.
+
+    With ``image_shape`` (the tasks' samples are images, flattened row-major), each group also
+    gets an orientation profile (:mod:`sedna.algorithms.unseen_task_detection.orientation`), so a
+    sample shown mirrored or turned against its task is recognised as unseen."""
     mats = [features(g.samples.x if hasattr(g.samples, "x") else g.samples) for g in groups if g.samples is not None]
     if not mats:
         return {}
@@ -58,6 +63,10 @@ def fit_task_statistics(groups: list[TaskGroup], quantile: float = 0.95) -> dict
         g.scale = np.maximum(fx.std(0), floor)
         dist = np.linalg.norm((fx - g.centroid) / g.scale, axis=1)
         g.radius = float(max(np.quantile(dist, quantile), 1e-6))
+        if image_shape is not None:
+            from sedna.algorithms.unseen_task_detection.orientation import fit_orientation_profile
+
+            g.orientation = fit_orientation_profile(fx, image_shape)
     return {"floor": floor, "quantile": quantile}
 
 

@@ -4,13 +4,13 @@
 :class:`~sedna.algorithms.knowledge_management.knowledge_base.KnowledgeBase` protocol:
 
 * **store**: every trained task model enters the market with the RKME statistical specification
-  of its task's training inputs and the task's *unseen profile*
-  (:func:`sedna_market.unseen.fit_unseen_profile`).  Both are computed here, in the training
+  of its task's training inputs and the task's *unseen profile* (the market's
+  ``sedna_market.unseen.fit_unseen_profile``).  Both are computed here, in the training
   worker; only reduced sets, per-feature means/deviations and the calibrated threshold leave it,
-  never the raw samples.  With no server URL the market is in-process
-  (:class:`sedna_market.lifelong.TaskMarket`, SQLite under ``OUTPUT_URL/market``); with
-  ``KB_SERVER`` it is the market REST service (``sedna_market.client.MarketClient``).  The profile
-  is stored in the task's package (``unseen_profile.json``) and copied into the job's index.
+  never the raw samples.  With no server URL the market is in-process (the market's
+  ``TaskMarket``, SQLite under ``OUTPUT_URL/market``); with ``KB_SERVER`` it is the market REST
+  service.  The profile is stored in the task's package (``unseen_profile.json``) and copied into
+  the job's index.
 * **unseen**: the profile standardises a sample with the task's own per-feature mean and (floored)
   deviation, scores it with ``-log`` of the task's kernel mean embedding in those coordinates (a
   monotone function of the point-mass squared MMD that does not saturate) and divides by the
@@ -24,7 +24,7 @@
 
 Calibration settings (job parameters): ``kb_unseen_quantile`` (0.99), ``kb_unseen_margin`` (1.0),
 ``kb_unseen_folds`` (5), ``kb_unseen_scale_floor`` (0.2) and ``kb_unseen_gamma_scale`` (8); see
-:mod:`sedna_market.unseen`.  Indexes written before profiles existed (no ``profile`` per task)
+the market's ``sedna_market.unseen``.  Indexes written before profiles existed (no ``profile`` per task)
 keep the earlier rule: squared MMD under the job's shared kernel over a threshold calibrated on the
 training samples themselves.
 
@@ -33,8 +33,11 @@ when given, else ``1 / (d * mean feature variance of all training samples)``, fi
 training and reused when tasks are retrained.  Specs are therefore computed when the index is
 saved, once every task of the round is known.
 
-``sedna_market`` is imported lazily: this module (and the registrations below) load in workers
-without the ``market`` extra; only constructing a :class:`MarketKnowledgeBase` needs it.
+This module never imports the market package: the market plugs in as the ``market`` entry of
+the ``sedna.knowledge_bases`` entry point group (:mod:`~sedna.algorithms.knowledge_management.backends`)
+and is driven through the :class:`MarketOps` protocol.  This module (and the registrations below)
+load in workers without the ``market`` extra; only constructing a :class:`MarketKnowledgeBase`
+needs the backend.
 
 Registered aliases: ``MarketKnowledgeBase`` (ClassType.KM), ``SampleRegonitionByMarket`` and
 ``SampleRecognitionByMarket`` (ClassType.UTD), ``TaskAllocationByMarket`` (ClassType.STP).
@@ -42,26 +45,27 @@ Registered aliases: ``MarketKnowledgeBase`` (ClassType.KM), ``SampleRegonitionBy
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import pickle
 import threading
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from sedna.algorithms.knowledge_management.backends import BackendUnavailable, load_backend
 from sedna.algorithms.knowledge_management.knowledge_base import INDEX_FILE, LocalKnowledgeBase
 from sedna.algorithms.seen_task_learning.artifact import TaskGroup, features, sample_count, subset
 from sedna.common.class_factory import ClassFactory, ClassType
 
 __all__ = [
     "KB_BACKEND_ENV",
+    "MARKET_BACKEND",
     "MarketKnowledgeBase",
+    "MarketOps",
     "SampleRegonitionByMarket",
     "TaskAllocationByMarket",
     "TaskModelRef",
@@ -72,6 +76,8 @@ LOG = logging.getLogger("sedna.kb.market")
 
 #: parameter / environment variable selecting the knowledge-base backend (``local`` or ``market``)
 KB_BACKEND_ENV = "KB_BACKEND"
+#: name of the model market's entry in the ``sedna.knowledge_bases`` entry point group
+MARKET_BACKEND = "market"
 #: attribute set on every task group of an index written by the market KB (the shared section)
 GROUP_ATTR = "kb_market"
 SECTION = "market"
@@ -84,21 +90,49 @@ _GROUPS: dict[tuple[Any, ...], Any] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def market_available() -> bool:
-    """Whether ``sedna_market`` (the ``market`` extra) can be imported."""
+class MarketOps(Protocol):
+    """What the SDK needs from a model market (the ``market`` backend's object).
+
+    Specs and profiles are the market's own objects; the SDK uses ``spec.gamma``,
+    ``spec.to_dict()``, ``profile.threshold``, ``profile.dim``, ``profile.to_dict()`` and
+    ``profile.normalised(x)`` (``score / threshold`` per sample).  A task market has
+    ``gamma``, ``add_task_model(model, x, semantic=, spec=, profile=) -> id``,
+    ``remove_task(id)``, ``spec(id)`` and ``profile(id)``; a stacked group has ``ids`` and ``size``.
+    """
+
+    def rkme_spec(self, x: np.ndarray, gamma: float, reduced_set_size: int) -> Any: ...
+    def spec_from_dict(self, data: dict[str, Any]) -> Any: ...
+    def fit_profile(self, x: np.ndarray, quantile: float, margin: float, folds: int, reduced_set_size: int,
+                    scale_floor: float, gamma_scale: float) -> Any: ...
+    def profile_from_dict(self, data: dict[str, Any]) -> Any: ...
+    def semantic_spec(self, name: str, description: str, dimension: int) -> Any: ...
+    def stack_specs(self, items: list[tuple[str, Any]]) -> list[Any]: ...
+    def point_distances(self, x: np.ndarray, group: Any, gamma: float) -> np.ndarray: ...
+    def task_market(self, db_url: str, storage_dir: str, gamma: float, **options: Any) -> Any: ...
+    def submit(self, server: str, token: str | None, model: Any, spec: Any, profile: Any, dimension: int,
+               semantic: Any) -> str: ...
+    def delete(self, server: str, token: str | None, task_id: str) -> None: ...
+    def fetch(self, server: str, task_id: str) -> tuple[Any, Any]: ...
+
+
+def _market() -> MarketOps:
+    """The installed model market, or a RuntimeError that says how to get it."""
     try:
-        import sedna_market  # noqa: F401
-    except ImportError:
+        return load_backend(MARKET_BACKEND)
+    except BackendUnavailable as err:
+        raise RuntimeError(
+            f"KB_BACKEND=market needs the model market (install the 'market' extra): {err}; "
+            "without it use the default local knowledge base"
+        ) from err
+
+
+def market_available() -> bool:
+    """Whether the model market (the ``market`` extra) is installed and importable."""
+    try:
+        _market()
+    except RuntimeError:
         return False
     return True
-
-
-def _require_market() -> None:
-    if not market_available():
-        raise RuntimeError(
-            "KB_BACKEND=market needs the sedna_market package (install the 'market' extra); "
-            "without it use the default local knowledge base"
-        )
 
 
 @dataclass
@@ -154,7 +188,7 @@ class MarketKnowledgeBase:
         gamma_scale: float = 8.0,
         **kwargs: Any,
     ) -> None:
-        _require_market()
+        self.market = _market()
         self.root = Path(root)
         self.server = server.rstrip("/") if server else None
         self.token = token
@@ -241,7 +275,7 @@ class MarketKnowledgeBase:
 
     # -- market side ---------------------------------------------------------------------------
     def task_market(self) -> Any:
-        """The in-process :class:`sedna_market.lifelong.TaskMarket` of this job."""
+        """The in-process task market of this job (the market's ``TaskMarket``)."""
         return _open_task_market(self.db_url, str(self.storage_dir), self._gamma_or(0.1), self._tm_options())
 
     def _tm_options(self) -> dict[str, Any]:
@@ -257,9 +291,7 @@ class MarketKnowledgeBase:
         previous = self._section
         if not self._pending:
             return previous
-        from sedna_market import generate_rkme_table_spec
-        from sedna_market.unseen import fit_unseen_profile
-
+        market = self.market
         if previous is not None:
             gamma = float(previous["gamma"])
         elif self.gamma is not None:
@@ -273,8 +305,8 @@ class MarketKnowledgeBase:
         if previous is not None:  # tasks kept from the previous round (not retrained)
             tasks.update({e: t for e, t in previous["tasks"].items() if e in live})
         for item in self._pending:
-            spec = generate_rkme_table_spec(item.x, gamma=gamma, reduced_set_size=self.reduced_set_size)
-            profile = fit_unseen_profile(item.x, self.quantile, self.margin, self.folds, self.reduced_set_size,
+            spec = market.rkme_spec(item.x, gamma, self.reduced_set_size)
+            profile = market.fit_profile(item.x, self.quantile, self.margin, self.folds, self.reduced_set_size,
                                          self.scale_floor, self.gamma_scale)
             old = tasks.get(item.entry)
             tid = self._store(item, spec, profile)
@@ -312,16 +344,10 @@ class MarketKnowledgeBase:
         return obj if obj is not None else TaskModelRef(item.model_url, item.entry)
 
     def _semantic(self, item: _Pending) -> Any:
-        from sedna_market import generate_semantic_spec
-
-        return generate_semantic_spec(
-            name=f"{self.job_name}-{item.entry}"[:200],
-            description=f"lifelong learning task model '{item.entry}' of job {self.job_name}",
-            data_type="Table",
-            task_type="Others",
-            library_type="Others",
-            scenarios=["Others"],
-            input_description={"Dimension": int(item.x.shape[1]), "Description": {}},
+        return self.market.semantic_spec(
+            f"{self.job_name}-{item.entry}"[:200],
+            f"lifelong learning task model '{item.entry}' of job {self.job_name}",
+            int(item.x.shape[1]),
         )
 
     def _store(self, item: _Pending, spec: Any, profile: Any) -> str:
@@ -330,27 +356,17 @@ class MarketKnowledgeBase:
         if self.mode == "inprocess":
             tm = _open_task_market(self.db_url, str(self.storage_dir), spec.gamma, self._tm_options())
             return str(tm.add_task_model(model, item.x, semantic=sem, spec=spec, profile=profile))
-        from sedna_market.client import MarketClient
-        from sedna_market.package import build_pickle_package
-        from sedna_market.unseen import PROFILE_FILE
-
-        package = build_pickle_package(model, spec, (int(item.x.shape[1]),), None, sem,
-                                       extra_files={PROFILE_FILE: profile.to_json()})
-        with MarketClient(self.server or "", token=self.token) as client:
-            res = client.submit(package, sem, wait=False)
+        tid = self.market.submit(self.server or "", self.token, model, spec, profile, int(item.x.shape[1]), sem)
         with _CACHE_LOCK:
-            _REMOTE[(self.server or "", res.id)] = (spec, profile)
-        return res.id
+            _REMOTE[(self.server or "", tid)] = (spec, profile)
+        return tid
 
     def _remove(self, task_id: str, gamma: float) -> None:
         try:
             if self.mode == "inprocess":
                 _open_task_market(self.db_url, str(self.storage_dir), gamma, self._tm_options()).remove_task(task_id)
             else:
-                from sedna_market.client import MarketClient
-
-                with MarketClient(self.server or "", token=self.token) as client:
-                    client.delete(task_id)
+                self.market.delete(self.server or "", self.token, task_id)
         except Exception as err:  # noqa: BLE001 - a stale model in the market is not fatal
             LOG.warning("old task model %s not removed from the market: %s", task_id, err)
 
@@ -373,13 +389,12 @@ def section_of(index: Any) -> dict[str, Any] | None:
 
 
 def _open_task_market(db_url: str, storage_dir: str, gamma: float, options: dict[str, Any] | None = None) -> Any:
-    from sedna_market.lifelong import TaskMarket
-
+    market = _market()
     with _CACHE_LOCK:
         tm = _MARKETS.get(db_url)
         if tm is None or tm.gamma != gamma:
             Path(storage_dir).mkdir(parents=True, exist_ok=True)
-            tm = TaskMarket(db_url, storage_dir, gamma=gamma, **(options or {}))
+            tm = market.task_market(db_url, storage_dir, gamma, **(options or {}))
             _MARKETS[db_url] = tm
         return tm
 
@@ -393,15 +408,7 @@ def _from_market(section: dict[str, Any], task_id: str) -> tuple[Any, Any] | Non
             with _CACHE_LOCK:
                 got = _REMOTE.get(key)
             if got is None:
-                from sedna_market.client import MarketClient
-                from sedna_market.spec.rkme import RKMETableSpec
-                from sedna_market.unseen import profile_from_package
-
-                with MarketClient(section["server"]) as client:
-                    data = client.download(task_id)
-                with zipfile.ZipFile(io.BytesIO(data)) as zf:
-                    spec = RKMETableSpec.from_json(zf.read("stat_spec.json"))
-                got = (spec, profile_from_package(data))
+                got = _market().fetch(section["server"], task_id)
                 with _CACHE_LOCK:
                     _REMOTE[key] = got
             return got
@@ -427,9 +434,7 @@ def _section_key(section: dict[str, Any], kind: str) -> tuple[Any, ...]:
 
 def _task_group(section: dict[str, Any]) -> Any:
     """Stacked reduced sets of the job's tasks (cached per section content)."""
-    from sedna_market.search.stat_index import StatIndex
-    from sedna_market.spec.rkme import RKMETableSpec
-
+    market = _market()
     key = _section_key(section, "specs")
     with _CACHE_LOCK:
         cached = _GROUPS.get(key)
@@ -438,8 +443,8 @@ def _task_group(section: dict[str, Any]) -> Any:
     items = []
     for entry, task in section["tasks"].items():
         got = _from_market(section, task["id"])
-        items.append((entry, got[0] if got is not None else RKMETableSpec.from_dict(task["spec"])))
-    groups = list(StatIndex(items).groups.values())
+        items.append((entry, got[0] if got is not None else market.spec_from_dict(task["spec"])))
+    groups = market.stack_specs(items)
     if len(groups) != 1:
         raise ValueError("task specs of one job must share one feature shape")
     with _CACHE_LOCK:
@@ -450,8 +455,7 @@ def _task_group(section: dict[str, Any]) -> Any:
 def _task_profiles(section: dict[str, Any]) -> tuple[list[str], list[Any]]:
     """Task entries and their unseen profiles (from the market, else the index copy; cached);
     None for a task of an index written before profiles existed."""
-    from sedna_market.unseen import UnseenProfile
-
+    market = _market()
     key = _section_key(section, "profiles")
     with _CACHE_LOCK:
         cached = _GROUPS.get(key)
@@ -462,7 +466,7 @@ def _task_profiles(section: dict[str, Any]) -> tuple[list[str], list[Any]]:
         prof = None
         if "profile" in task:
             got = _from_market(section, task["id"])
-            prof = got[1] if got is not None and got[1] is not None else UnseenProfile.from_dict(task["profile"])
+            prof = got[1] if got is not None and got[1] is not None else market.profile_from_dict(task["profile"])
         entries.append(entry)
         profiles.append(prof)
     if len({p.dim for p in profiles if p is not None}) > 1:
@@ -475,13 +479,11 @@ def _task_profiles(section: dict[str, Any]) -> tuple[list[str], list[Any]]:
 def task_distances(x: np.ndarray, section: dict[str, Any]) -> tuple[list[str], np.ndarray]:
     """Task entries and the ``(n_samples, n_tasks)`` squared MMDs of each sample to each task
     (under the job's shared kernel, from the tasks' plain RKME specs)."""
-    from sedna_market.lifelong import point_distances
-
     group = _task_group(section)
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     if len(x) == 0:
         return list(group.ids), np.empty((0, group.size))
-    return list(group.ids), point_distances(x, group, float(section["gamma"]))
+    return list(group.ids), _market().point_distances(x, group, float(section["gamma"]))
 
 
 def task_scores(x: np.ndarray, section: dict[str, Any]) -> tuple[list[str], np.ndarray]:
@@ -522,7 +524,11 @@ class SampleRegonitionByMarket:
         self.allocation = np.zeros(0, dtype=int)
 
     def __call__(self, samples: Any, **kwargs: Any) -> tuple[Any, Any]:
+        from sedna.algorithms.unseen_task_detection.orientation import with_orientation
+
         self.allocation, self.scores = _nearest(self.task_index, samples)
+        self.scores = with_orientation(self.task_index, samples.x if hasattr(samples, "x") else samples,
+                                       self.allocation, self.scores)
         limit = 1.0
         section = section_of(self.task_index)
         if self.margin is not None and section is not None:

@@ -57,6 +57,8 @@ class TaskGroup:
     centroid: np.ndarray | None = None
     radius: float | None = None
     scale: np.ndarray | None = None
+    # pose classifier of an image task (unseen_task_detection.orientation); None: not an image task
+    orientation: Any = None
     deploy: bool = True
     sample_num: int = 0
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from sedna.algorithms.knowledge_management.knowledge_base import LocalKnowledgeBase
 from sedna.algorithms.seen_task_learning.artifact import sample_count, subset
+from sedna.algorithms.unseen_task_detection.orientation import with_orientation
 from sedna.common.class_factory import ClassFactory, ClassType
 
 __all__ = [
@@ -77,7 +78,9 @@ class SampleRegonitionByDistance(_Recognition):
         self.scores = np.zeros(0)
 
     def __call__(self, samples: Any, **kwargs: Any) -> tuple[Any, Any]:
-        _, self.scores = self.kb.nearest_task(samples.x if hasattr(samples, "x") else samples, self.task_index)
+        x = samples.x if hasattr(samples, "x") else samples
+        positions, self.scores = self.kb.nearest_task(x, self.task_index)
+        self.scores = with_orientation(self.task_index, x, positions, self.scores)
         return self._split(samples, self.scores > 1.0)
 
 

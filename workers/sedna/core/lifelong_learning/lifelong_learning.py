@@ -259,6 +259,14 @@ class LifelongLearning(JobBase):
             raise ValueError(f"unknown {KB_BACKEND_ENV} {backend!r}: use 'local' or 'market'")
         return MarketKnowledgeBase.from_parameters(self.output_url, self.get_parameters, self._load_model)
 
+    def _image_shape(self) -> tuple[int, ...] | None:
+        """The samples' image shape, when the job says its samples are images: the unseen
+        recogniser's ``image_shape`` parameter, else ``SEDNA_LL_IMAGE_SHAPE``."""
+        from sedna.algorithms.unseen_task_detection.orientation import image_shape_from
+
+        spec = self.methods.get("unseen_sample_recognition")
+        return image_shape_from(spec.param.get("image_shape") if spec is not None else None)
+
     def _build(self, type_name: str, step: str, **extra: Any) -> Any:
         return build_step(type_name, self.methods[step], **extra)
 
@@ -345,7 +353,7 @@ class LifelongLearning(JobBase):
             "global": (global_model, global_res),
         }
         merged = [g.entry for i, g in enumerate(groups) if self._train_group(i, g, context, **kwargs)]
-        scale = fit_task_statistics(groups)
+        scale = fit_task_statistics(groups, image_shape=self._image_shape())
         groups, extractor = _keep_previous_tasks(groups, extractor, previous)
         for group in groups:  # the index keeps statistics, not the training data
             group.samples = None

@@ -331,13 +331,3 @@ class InferenceServer(BaseServer):
             return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
 
         return app
-
-
-def __getattr__(name: str) -> Any:
-    # ``from sedna.service.server.inference import BigModelService`` works too; resolved lazily
-    # because the paradigm module itself imports this one
-    if name in ("BigModelService", "TSBigModelService"):
-        from sedna.core.joint_inference import joint_inference
-
-        return getattr(joint_inference, name)
-    raise AttributeError(name)

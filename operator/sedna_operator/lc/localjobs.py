@@ -1,4 +1,5 @@
-"""The LC's file work for incremental / lifelong learning, done by the local runtime.
+"""The LC's file work for incremental / lifelong learning in ``sedna run`` (a hook of the local
+runtime's loop; :mod:`.clusterjobs` is the same work for the ``sedna lc`` DaemonSet).
 
 The IL/LL reconcilers name the round data they need in ``status.controllerState.roundData``
 (``{round, dataset, from, to, trainProb, train, eval}``); before each reconcile the runtime
@@ -35,13 +36,13 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...lc import jobfiles, roundfiles, rounds
-from ...lc.datasets import DatasetLines, read_dataset, read_remote_dataset, url_to_host_path
-from ...lc.objstore import CredentialError, S3Credentials, Storage, credentials_from_secret, is_s3_url
-from .store import ResourceRow, Store
+from . import jobfiles, rounds
+from .datasets import DatasetLines, read_dataset, read_remote_dataset, url_to_host_path
+from .objstore import CredentialError, S3Credentials, Storage, credentials_from_secret, is_s3_url
 
-if TYPE_CHECKING:
-    from .loop import LocalRuntime
+if TYPE_CHECKING:  # the local runtime's state: types only, the LC package does not import it
+    from ..runtime.local.loop import LocalRuntime
+    from ..runtime.local.store import ResourceRow, Store
 
 __all__ = ["prepare_lc_files", "carry_out_deploy", "secret_credentials", "dataset_credentials"]
 
@@ -105,13 +106,10 @@ def _write_round(runtime: LocalRuntime, row: ResourceRow, data: dict[str, Any], 
         return
     key = f"evalversions:{row.kind}/{row.namespace}/{row.name}"
     versions: dict[str, list[Any]] = json.loads(runtime.store.get_meta(key) or "{}")
-    train, eval_lines, versions = jobfiles.round_samples(dataset.samples, versions, data)
-    runtime.store.set_meta(key, json.dumps(versions))
-    wanted = {str(data.get("train") or ""): train, str(data.get("eval") or ""): eval_lines}
     dataset_row = runtime.store.get("Dataset", row.namespace, str(data.get("dataset", "")))
     dataset_url = str(((dataset_row.obj.get("spec") or {}) if dataset_row else {}).get("url", ""))
-    files = roundfiles.round_files(wanted, dataset.format, dataset.header)
-    files.update(roundfiles.index_files(wanted, dataset_url))
+    files, versions = jobfiles.round_contents(data, dataset, dataset_url, versions)
+    runtime.store.set_meta(key, json.dumps(versions))
     for path, content in files.items():
         if is_s3_url(path):
             if not storage.exists(path):

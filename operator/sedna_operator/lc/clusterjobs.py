@@ -1,4 +1,5 @@
-"""The LC's file work for incremental / lifelong learning jobs on a cluster.
+"""The LC's file work for incremental / lifelong learning jobs on a cluster (the ``sedna lc``
+DaemonSet; :mod:`.localjobs` is the same work for ``sedna run``).
 
 Every pass, the LC of a node lists the IncrementalLearningJobs and LifelongLearningJobs whose
 Dataset's ``spec.nodeName`` is its node and, for each, acts on ``status.controllerState``
@@ -28,7 +29,7 @@ rootfs mount.
 Object storage: a Dataset index on s3 is read with the Dataset's ``credentialName``; round files
 under an s3 ``outputDir`` are uploaded and s3 deploys downloaded / uploaded / copied with the
 job's ``credentialName`` (:mod:`sedna_operator.lc.objstore`; the Secrets are read by
-:class:`.lccreds.CredentialCache`). A failure is the usual Warning event, naming the object and
+:class:`sedna_operator.runtime.kubernetes.lccreds.CredentialCache`). A failure is the usual Warning event, naming the object and
 the Secret.
 """
 
@@ -41,15 +42,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...controllers.plan import EventPlan
-from ...lc import jobfiles, roundfiles, rounds
-from ...lc.datasets import DatasetLines, read_dataset, read_remote_dataset, url_to_host_path
-from ...lc.objstore import Storage, is_s3_url
-from .apply import object_ref, post_event
-from .client import ApiError, KubeClient
-from .lccreds import CredentialCache, Resolved
-from .observe import resource_path
-from .sink import KubernetesReportSink
+from ..controllers.plan import EventPlan
+
+# the Kubernetes client, events and status sink are the operator's (one client for both)
+from ..runtime.kubernetes.apply import object_ref, post_event
+from ..runtime.kubernetes.client import ApiError, KubeClient
+from ..runtime.kubernetes.lccreds import CredentialCache, Resolved
+from ..runtime.kubernetes.observe import resource_path
+from ..runtime.kubernetes.sink import KubernetesReportSink
+from . import jobfiles, rounds
+from .datasets import DatasetLines, read_dataset, read_remote_dataset, url_to_host_path
+from .objstore import Storage, is_s3_url
 
 __all__ = ["LEARNING_KINDS", "HostPaths", "JobWork", "plan_job", "sync_learning_jobs"]
 
@@ -123,10 +126,8 @@ def _write_round(
     if len(lines) < to:
         raise ValueError(f"dataset has {len(lines)} samples, round {data.get('round')} needs {to}")
     clean = {k: v for k, v in versions.items() if isinstance(v, list) and len(v) == 3}
-    train, eval_lines, updated = jobfiles.round_samples(lines, clean, data)
-    content = {str(data.get("train") or ""): train, str(data.get("eval") or ""): eval_lines}
-    files = roundfiles.round_files({t: content[t] for t in needed}, dataset_lines.format, dataset_lines.header)
-    files.update(roundfiles.index_files({t: content[t] for t in needed}, str((dataset.get("spec") or {}).get("url", ""))))
+    dataset_url = str((dataset.get("spec") or {}).get("url", ""))
+    files, updated = jobfiles.round_contents(data, dataset_lines, dataset_url, clean, needed)
     for path, body in files.items():
         if is_s3_url(path):
             (storage or Storage()).write_bytes(path, body)
