@@ -15,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # PostgreSQL: the market's database tier (tests/market runs the organizer suite on it).
-packages=(postgresql)
+# chromium + chromium-driver: the market web page's browser tests (tests/market/test_web_*.py).
+packages=(postgresql chromium chromium-driver)
 if [[ "${SEDNA_SKIP_NODE:-0}" != "1" ]]; then
   packages+=(docker.io containerd runc containernetworking-plugins debootstrap iptables conntrack iproute2 openssl)
 fi
@@ -36,7 +37,7 @@ if [[ ! -x .venv/bin/python ]]; then
   "$PYTHON" -m venv .venv
 fi
 extras="operator,worker,market,dev"
-[[ "${SEDNA_SKIP_TORCH:-0}" == "1" ]] || extras="$extras,torch"
+[[ "${SEDNA_SKIP_TORCH:-0}" == "1" ]] || extras="$extras,torch,market-embed"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e ".[${extras}]"
 

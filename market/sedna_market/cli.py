@@ -52,6 +52,18 @@ def serve(
         help="quota of the whole market's package storage (zips plus unpacked files, and the "
         "knowledge-base files), in GiB; 0 = none; default $SEDNA_MARKET_MAX_STORAGE_BYTES or 10 GiB",
     ),
+    hetero: bool = typer.Option(
+        False,
+        "--hetero",
+        envvar="SEDNA_MARKET_HETERO",
+        help="hetero market: map table models of every feature space into one space (a small transformer "
+        "over the column descriptions) and search there when a user's semantic spec describes its features",
+    ),
+    hetero_auto_update_limit: int = typer.Option(
+        None,
+        help="retrain the hetero engine after this many newly eligible models (0: never); "
+        "default $SEDNA_MARKET_HETERO_AUTO_UPDATE_LIMIT or 100",
+    ),
     log_level: str = typer.Option("info", envvar="SEDNA_LOG_LEVEL", help="One of debug, info, warning, error."),
 ) -> None:
     """Run the market REST service.
@@ -82,6 +94,10 @@ def serve(
         overrides["max_package_files"] = max_package_files
     if max_storage_gb is not None:
         overrides["max_storage_bytes"] = int(max_storage_gb * 1024**3)
+    if hetero:
+        overrides["hetero"] = True
+    if hetero_auto_update_limit is not None:
+        overrides["hetero_auto_update_limit"] = hetero_auto_update_limit
     try:
         settings = MarketSettings(
             db_url=db_url or os.environ.get("KB_URL", "sqlite:///lifelong_kb.sqlite3"),

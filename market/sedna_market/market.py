@@ -18,8 +18,8 @@ from .schemas import LearnwareInfo, MixtureResult, SearchQuery, SearchResponse, 
 from .search.semantic_search import semantic_search
 from .search.stat_search import stat_search
 from .spec.parsing import SpecDataError, as_object, load_json_object
-from .spec.rkme import RKMETableSpec
 from .spec.semantic import SemanticSpec
+from .spec.stat_types import stat_spec_from_dict
 from .status import CheckResult, CheckStatus, merge_results
 
 log = logging.getLogger(__name__)
@@ -211,13 +211,20 @@ class Market:
         names = {r.id: r.name for r in records}
         if query.stat_spec is None:
             return SearchResponse(single=[SingleResult(id=i, name=names[i], score=s / 100.0) for i, s in sem_hits])
-        user_spec = RKMETableSpec.from_dict(query.stat_spec.model_dump())
+        user_spec = stat_spec_from_dict(query.stat_spec.model_dump(exclude_none=True), "stat_spec")
         unfiltered = user_sem is None and not query.usable_only
         allowed = None if unfiltered else {i for i, _ in sem_hits}
-        res = stat_search(self.organizer.index(), user_spec, allowed, query.max_search_num, query.search_method)
+        hetero = self.organizer.hetero
+        res = None
+        if hetero is not None and query.hetero is not False:
+            # the user's features differ from the models': rank in the engine's unified space
+            res = hetero.search(user_sem, user_spec, allowed, query.max_search_num, query.search_method)
+        in_hetero = res is not None
+        if res is None:
+            res = stat_search(self.organizer.index(), user_spec, allowed, query.max_search_num, query.search_method)
         single = [SingleResult(id=s.id, name=names.get(s.id, ""), score=s.score, distance=s.distance) for s in res.single]
         mix = None
         if res.mixture is not None:
             m = res.mixture
             mix = MixtureResult(ids=m.ids, weights=m.weights, score=m.score, distance=m.distance)
-        return SearchResponse(single=single, mixture=mix)
+        return SearchResponse(single=single, mixture=mix, hetero=in_hetero)

@@ -9,11 +9,14 @@ disagree inside a process; readers take immutable snapshots and need no lock.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +26,7 @@ from .package import MAX_FILES, MAX_UNCOMPRESSED_BYTES
 from .search.stat_index import StatIndex
 from .spec.rkme import RKMETableSpec
 from .spec.semantic import SemanticSpec
+from .spec.stat_types import stat_spec_from_json
 from .status import CheckStatus
 from .storage import BlobStore
 
@@ -77,6 +81,11 @@ class Organizer:
         self._lock = threading.RLock()
         self._records: dict[str, Record] = {}
         self._index: StatIndex | None = None
+        #: called as ``fn(id, record or None)`` after every add, update and delete, outside the
+        #: lock (the hetero organizer keeps its specs in step this way)
+        self.listeners: list[Callable[[str, Record | None], None]] = []
+        #: the attached :class:`~sedna_market.hetero.organizer.HeteroOrganizer`, if any
+        self.hetero: Any = None
         self.reload()
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -86,7 +95,7 @@ class Organizer:
             id=row.id,
             name=row.name,
             semantic_spec=SemanticSpec.from_dict(json.loads(row.semantic_spec)),
-            stat_spec=spec if spec is not None else RKMETableSpec.from_json(row.stat_spec),
+            stat_spec=spec if spec is not None else stat_spec_from_json(row.stat_spec),
             blob_sha256=row.blob_sha256,
             status=CheckStatus(row.status),
             check_state=row.check_state,
@@ -97,6 +106,13 @@ class Organizer:
 
     def _session(self) -> Session:
         return self._sessions()
+
+    def _notify(self, mid: str) -> None:
+        for listener in list(self.listeners):
+            try:
+                listener(mid, self._records.get(mid))
+            except Exception:  # noqa: BLE001 - a listener must not undo a committed change
+                logging.getLogger(__name__).exception("organizer listener failed for %s", mid)
 
     def _changed(self) -> None:
         self._index = None  # next search rebuilds the stacked arrays
@@ -154,9 +170,16 @@ class Organizer:
                 session.add(row)
             self._records[mid] = self._to_record(row, stat_spec)
             self._changed()
+        self._notify(mid)
         return mid
 
-    def update(
+    def update(self, mid: str, **changes: Any) -> Record:
+        """Change fields of a record (see :meth:`_update`), then tell the listeners."""
+        rec = self._update(mid, **changes)
+        self._notify(mid)
+        return rec
+
+    def _update(
         self,
         mid: str,
         *,
@@ -201,6 +224,12 @@ class Organizer:
 
     def delete(self, mid: str) -> bool:
         """Remove a record and, if unreferenced, its blob. Returns False when unknown."""
+        deleted = self._delete(mid)
+        if deleted:
+            self._notify(mid)
+        return deleted
+
+    def _delete(self, mid: str) -> bool:
         with self._lock, self._session() as session, session.begin():
             row = session.get(LearnwareRow, mid)
             if row is None:

@@ -22,8 +22,9 @@ from pydantic import BaseModel, Field, ValidationError
 from sedna.common.yamlbound import AliasExpansionError, safe_load_bounded
 
 from .spec.parsing import SpecDataError, load_json_object
-from .spec.rkme import COMPATIBLE_TYPES, RKMETableSpec
+from .spec.rkme import RKMETableSpec
 from .spec.semantic import SemanticSpec
+from .spec.stat_types import STAT_SPEC_TYPES
 
 #: defaults of the per-package bounds; the service takes them from ``MarketSettings``
 #: (``max_package_bytes``, ``max_package_files``, ``max_yaml_nodes``)
@@ -198,7 +199,8 @@ def read_package(root: Path, max_yaml_nodes: int = MAX_YAML_NODES) -> tuple[Path
         raise PackageError(f"model module {model.module_path!r} not found in package")
     spec: RKMETableSpec | None = None
     for entry in parsed.stat_specifications or [StatSpecEntry()]:
-        if entry.class_name not in COMPATIBLE_TYPES:
+        spec_cls = STAT_SPEC_TYPES.get(entry.class_name)
+        if spec_cls is None:  # a type this market does not read (e.g. a system spec): skipped
             continue
         fname = entry.file_name
         path = root / fname
@@ -210,9 +212,12 @@ def read_package(root: Path, max_yaml_nodes: int = MAX_YAML_NODES) -> tuple[Path
             raise PackageError(f"statistical specification file {fname!r} must be a path inside the package")
         if not path.is_file():
             raise PackageError(f"statistical specification file {fname!r} not found in package")
-        spec = _parse_spec_file(path, f"statistical specification {fname!r}", RKMETableSpec.from_dict)
+        spec = _parse_spec_file(path, f"statistical specification {fname!r}", spec_cls.from_dict)
     if spec is None:
-        raise PackageError("package has no RKMETableSpecification statistical specification")
+        raise PackageError(
+            "package has no statistical specification of a supported type "
+            "(RKMETableSpecification, RKMETextSpecification or RKMEImageSpecification)"
+        )
     semantic = None
     sem_path = root / SEMANTIC_FILE
     if sem_path.exists():
@@ -257,20 +262,21 @@ class PickleModel(BaseModel):
 def build_pickle_package(
     model: Any,
     stat_spec: RKMETableSpec,
-    input_shape: tuple[int, ...],
+    input_shape: tuple[int, ...] | None,
     output_shape: tuple[int, ...] | None,
     semantic_spec: SemanticSpec | None = None,
     predict_method: str = "predict",
     extra_files: dict[str, str | bytes] | None = None,
 ) -> bytes:
-    """Zip a picklable estimator as a learnware package (loadable by learnware too);
+    """Zip a picklable estimator as a learnware package (loadable by learnware too); the yaml names
+    the spec's own class (table, text or image RKME); ``input_shape`` may be None (text models);
     ``extra_files`` (name -> content) are added at the package root (e.g. ``unseen_profile.json``)."""
     yml = {
         "model": {
             "class_name": "PickleModel",
             "module_path": "__init__.py",
             "kwargs": {
-                "input_shape": list(input_shape),
+                "input_shape": list(input_shape) if input_shape is not None else None,
                 "output_shape": list(output_shape) if output_shape is not None else None,
                 "predict_method": predict_method,
             },
@@ -278,7 +284,7 @@ def build_pickle_package(
         "stat_specifications": [
             {
                 "module_path": "learnware.specification",
-                "class_name": "RKMETableSpecification",
+                "class_name": stat_spec.type,
                 "file_name": "stat_spec.json",
                 "kwargs": {},
             }

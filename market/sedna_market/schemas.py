@@ -51,7 +51,9 @@ class UnprocessableResponse(BaseModel):
 
 
 class StatSpecModel(BaseModel):
-    """RKME table spec in learnware's JSON form.
+    """RKME spec in learnware's JSON form: ``type`` is ``RKMETableSpecification`` (default),
+    ``RKMETextSpecification`` or ``RKMEImageSpecification``; text and image specs carry the
+    ``encoder`` of their space, and only models of the same type and encoder are searched.
 
     Checked before any work is done: at most ``MAX_SPEC_POINTS`` points, one weight per point,
     finite weights, a positive ``gamma`` and a non-negative ``num_points``.
@@ -62,6 +64,7 @@ class StatSpecModel(BaseModel):
     gamma: float = Field(0.1, gt=0)
     num_points: int = Field(0, ge=0, le=MAX_COUNT)
     type: str = "RKMETableSpecification"
+    encoder: str | None = Field(None, max_length=200, description="encoder of a text or image spec's space")
 
     @field_validator("z")
     @classmethod
@@ -89,6 +92,9 @@ class SearchQuery(BaseModel):
     search_method: Literal["greedy", "auto"] = "greedy"
     semantic_mode: Literal["fuzzy", "exact"] = "fuzzy"
     usable_only: bool = False
+    #: hetero search (a market started with hetero on): None = when the semantic spec's Input
+    #: describes the user's features; False = never
+    hetero: bool | None = None
 
 
 class SingleResult(BaseModel):
@@ -110,6 +116,8 @@ class SearchResponse(BaseModel):
 
     single: list[SingleResult]
     mixture: MixtureResult | None = None
+    #: True when the ranking ran in the hetero engine's unified space (distances are MMDs there)
+    hetero: bool = False
 
 
 class LearnwareInfo(BaseModel):

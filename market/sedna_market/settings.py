@@ -76,6 +76,14 @@ class MarketSettings(BaseModel):
     max_storage_bytes: int = Field(
         default_factory=lambda: _env_int("SEDNA_MARKET_MAX_STORAGE_BYTES", DEFAULT_MAX_STORAGE_BYTES), ge=0
     )
+    #: hetero market: map table models of every feature space into one space and search there
+    #: when a user describes its features (env SEDNA_MARKET_HETERO=1; docs/market.md "Hetero market")
+    hetero: bool = Field(default_factory=lambda: _env_flag("SEDNA_MARKET_HETERO"))
+    #: retrain the hetero engine after this many newly eligible models (0: never automatically;
+    #: env SEDNA_MARKET_HETERO_AUTO_UPDATE_LIMIT)
+    hetero_auto_update_limit: int = Field(
+        default_factory=lambda: _env_int("SEDNA_MARKET_HETERO_AUTO_UPDATE_LIMIT", 100), ge=0
+    )
     check_timeout_s: float = 30.0
     check_memory_mb: int = 2048
     check_workers: int = 1

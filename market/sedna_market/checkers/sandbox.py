@@ -18,7 +18,7 @@ import stat
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -48,6 +48,18 @@ class SandboxLimits:
     namespaces: bool = True  # False: only what works without them (rlimits, subreaper, uid)
 
 
+@dataclass(frozen=True)
+class ImageProbe:
+    """Probe inputs made in the child once the model has declared its ``input_shape``: ``rows``
+    random images of that shape with integer pixel values in ``[0, 255]`` (float32), as learnware's
+    checker probes image models.  An image model must declare ``input_shape`` (``(C, H, W)`` or
+    ``(H, W)``) of at most ``max_values`` values."""
+
+    rows: int = 10
+    seed: int = 0
+    max_values: int = 4 * 1024 * 1024
+
+
 @dataclass
 class ProbeResult:
     """What the child reported; ``error`` is None when ``predict`` returned numeric data."""
@@ -64,10 +76,12 @@ def probe_model(
     class_name: str,
     module_path: str,
     kwargs: dict[str, Any],
-    inputs: np.ndarray,
+    inputs: np.ndarray | ImageProbe,
     limits: SandboxLimits,
 ) -> ProbeResult:
-    """Instantiate the model in an isolated child process and predict on ``inputs``.
+    """Instantiate the model in an isolated child process and predict on ``inputs`` (an array:
+    numbers, or unicode strings that the model gets as a list of ``str``; or an
+    :class:`ImageProbe`, made in the child from the model's declared ``input_shape``).
 
     Whatever the model does (crash, hang, print garbage, exhaust memory, fork and detach) only
     ends that process tree; the result is read back without following links it may have planted.
@@ -76,7 +90,8 @@ def probe_model(
         tdir = Path(tmp)
         # a copy, so the model never needs (nor gets) access to the store
         shutil.copytree(package_dir, tdir / "package", symlinks=True)
-        np.save(tdir / "inputs.npy", np.asarray(inputs), allow_pickle=False)
+        if not isinstance(inputs, ImageProbe):
+            np.save(tdir / "inputs.npy", np.asarray(inputs), allow_pickle=False)
         uid, gid = _sandbox_ids(limits.user)
         if uid is not None:
             # the store's modes need not let anyone else read; the copy must let the model's uid
@@ -91,6 +106,7 @@ def probe_model(
             "class_name": class_name,
             "module_path": module_path,
             "kwargs": kwargs,
+            "image_probe": asdict(inputs) if isinstance(inputs, ImageProbe) else None,
             "memory_mb": limits.memory_mb,
             "cpu_s": limits.cpu_s,
             "file_mb": limits.file_mb,

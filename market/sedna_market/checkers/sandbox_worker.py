@@ -376,6 +376,30 @@ def _shape(value: Any) -> list[int] | None:
     return [int(v) for v in value]
 
 
+def _probe_inputs(req: dict[str, Any], model: Any, out_dir: Path) -> Any:
+    """What ``predict`` gets: the parent's array (strings become a list of ``str``, as text models
+    take them), or random images of the model's declared ``input_shape`` (``image_probe``)."""
+    import numpy as np
+
+    probe = req.get("image_probe")
+    if probe is None:
+        X = np.load(out_dir / "inputs.npy", allow_pickle=False)
+        return [str(s) for s in X] if X.dtype.kind == "U" else X
+    raw = getattr(model, "input_shape", None)
+    try:
+        shape = _shape(raw)
+    except (TypeError, ValueError):
+        shape = None
+    if shape is None or len(shape) not in (2, 3) or min(shape) <= 0:
+        raise ValueError(
+            f"an image model must declare input_shape as (C, H, W) or (H, W) positive ints, got {raw!r}"
+        )
+    if int(np.prod(shape)) > int(probe["max_values"]):
+        raise ValueError(f"input_shape {tuple(shape)} is larger than the checker's {probe['max_values']} values")
+    rng = np.random.default_rng(int(probe["seed"]))
+    return rng.integers(0, 256, size=(int(probe["rows"]), *shape)).astype(np.float32)
+
+
 def main(request_path: str) -> int:
     req = json.loads(Path(request_path).read_text())
     out_dir = Path(request_path).parent
@@ -398,7 +422,7 @@ def main(request_path: str) -> int:
         model = getattr(module, req["class_name"])(**req["kwargs"])
         result["input_shape"] = _shape(getattr(model, "input_shape", None))
         result["output_shape"] = _shape(getattr(model, "output_shape", None))
-        X = np.load(out_dir / "inputs.npy", allow_pickle=False)
+        X = _probe_inputs(req, model, out_dir)
         out = model.predict(X)
         if hasattr(out, "detach"):  # torch tensors
             out = out.detach().cpu().numpy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..spec.semantic import VOCABULARY, IODescription, SemanticSpec
+from ..spec.stat_types import DATA_SPEC_TYPES
 from ..status import CheckResult, CheckStatus
 
 
@@ -50,6 +51,28 @@ def semantic_errors(spec: SemanticSpec) -> list[str]:
         if err:
             errors.append(err)
     return errors
+
+
+#: where a model author gets each spec type, for the error message
+_GENERATORS = {
+    "RKMETableSpecification": "sedna_market.spec.generate_rkme_table_spec",
+    "RKMETextSpecification": "sedna_market.spec.generate_text_spec",
+    "RKMEImageSpecification": "sedna_market.spec.generate_image_spec",
+}
+
+
+def spec_type_error(spec: SemanticSpec, stat_spec_type: str) -> str | None:
+    """``Data`` and the statistical spec's type must agree (learnware's market pre-check):
+    ``Table`` needs an ``RKMETableSpecification``, ``Text`` an ``RKMETextSpecification``, ``Image``
+    an ``RKMEImageSpecification``.  Types outside these three (a system spec) are not judged here."""
+    data = spec.first("Data")
+    want = DATA_SPEC_TYPES.get(data or "")
+    if want is None or stat_spec_type == want or stat_spec_type not in DATA_SPEC_TYPES.values():
+        return None
+    return (
+        f"Data is {data!r} but the statistical specification is an {stat_spec_type}; "
+        f"{data} models need an {want} (generate it with {_GENERATORS[want]})"
+    )
 
 
 def check_semantic_spec(spec: SemanticSpec) -> CheckResult:

@@ -8,6 +8,8 @@ simplex QPs on the top ``max_search_num**2`` candidates only.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -15,6 +17,7 @@ import numpy as np
 
 from ..spec.qp import solve_simplex_qp
 from ..spec.rkme import RKMETableSpec
+from ..spec.stat_types import spec_kind
 from .blocked import single_threaded_blas
 from .compress import compress_embedding
 from .scoring import FILTER_SCORE, dist_to_score, filter_single
@@ -59,6 +62,34 @@ class StatSearchResult:
     mixture: MixtureItem | None = None
 
 
+#: per index group (by identity, dropped with the group): the kind of every model and whether
+#: they all share one, so the common single-kind market pays no per-search filtering cost
+_kinds: dict[int, tuple[weakref.ref[DimGroup], list[tuple[str, str | None]], bool]] = {}
+_kinds_lock = threading.Lock()
+
+
+def kind_mask(group: DimGroup, user: RKMETableSpec) -> np.ndarray | None:
+    """Which models of ``group`` a user spec may be compared with: same spec type (table, text,
+    image, ...) and same encoder; ``None`` when that is all of them.  The index groups models by
+    feature shape only, so a 384-column table and a 384-d text spec share a group."""
+    key = id(group)
+    entry = _kinds.get(key)
+    if entry is None or entry[0]() is not group:
+        kinds = [spec_kind(s) for s in group.specs]
+
+        def forget(_ref: weakref.ref[DimGroup], k: int = key) -> None:
+            _kinds.pop(k, None)
+
+        entry = (weakref.ref(group, forget), kinds, len(set(kinds)) <= 1)
+        with _kinds_lock:
+            _kinds[key] = entry
+    _, kinds, single = entry
+    want = spec_kind(user)
+    if single and (not kinds or kinds[0] == want):
+        return None
+    return np.fromiter((k == want for k in kinds), dtype=bool, count=len(kinds))
+
+
 def _sort(positions: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Order of ``values``; ties keep ascending ``positions``, so equal distances rank
     deterministically (a stable sort when the positions are already ascending)."""
@@ -93,6 +124,8 @@ def rank_single(
 ) -> tuple[DimGroup | None, np.ndarray, np.ndarray]:
     """Positions (in the group) of eligible models sorted by distance, and their distances.
 
+    Eligible: in ``allowed`` (when given) and of the user spec's kind (:func:`kind_mask`).
+
     Without ``top``: every eligible model; a float32 pass ranks all of them and the first
     ``exact_head`` (default :data:`EXACT_HEAD`) are re-scored in float64: their order and
     distances are exact; the tail's distances carry float32 rounding, bounded and tiny.  With ``top``: only the ``top`` nearest,
@@ -116,6 +149,9 @@ def _rank(
     gamma = user.gamma
     selfs = group.self_terms(gamma)
     ok = np.isfinite(selfs)
+    same_kind = kind_mask(group, user)
+    if same_kind is not None:
+        ok &= same_kind
     if allowed is not None:
         allowed_set = allowed if isinstance(allowed, set | frozenset) else set(allowed)
         ok &= np.fromiter((i in allowed_set for i in group.ids), dtype=bool, count=group.size)

@@ -1,0 +1,1 @@
+"""Feature encoders shared by specifications and the hetero engine."""
