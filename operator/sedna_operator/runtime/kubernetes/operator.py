@@ -28,19 +28,22 @@ async def _resync_forever(engine: Engine, period: float) -> None:
         await engine.resync()
 
 
+def build_engine(config: OperatorConfig, controllers: Mapping[str, Any] | None = None) -> Engine:
+    """The reconcile engine, with its API client (built inside the loop that will run it)."""
+    client = KubeClient(load_credentials(config.kubeconfig, config.context))
+    return Engine(client, config, load_controllers() if controllers is None else controllers)
+
+
 async def run_operator(
     config: OperatorConfig,
     *,
     stop_flag: asyncio.Event | threading.Event | None = None,
     ready_flag: asyncio.Event | threading.Event | None = None,
-    controllers: Mapping[str, Any] | None = None,
-    engine_out: list[Engine] | None = None,
+    engine: Engine | None = None,
 ) -> None:
-    """Run until ``stop_flag`` is set (or forever). ``engine_out`` receives the engine (tests)."""
-    client = KubeClient(load_credentials(config.kubeconfig, config.context))
-    engine = Engine(client, config, load_controllers() if controllers is None else controllers)
-    if engine_out is not None:
-        engine_out.append(engine)
+    """Run until ``stop_flag`` is set (or forever), with ``engine`` or one built from ``config``."""
+    if engine is None:
+        engine = build_engine(config)
     registry = build_registry(engine, config)
     settings = make_settings(config)
     if config.metrics_port:
@@ -101,18 +104,16 @@ class OperatorThread:
     def engine(self) -> Engine:
         return self.engines[0]
 
+    async def _serve(self) -> None:
+        # The engine (and its API client) is made in the loop that runs it; tests reach it
+        # through .engine.
+        self.engines.append(build_engine(self.config, self.controllers))
+        await run_operator(self.config, stop_flag=self.stop_flag, ready_flag=self.ready_flag, engine=self.engines[-1])
+
     def _main(self) -> None:
         self.loop = asyncio.new_event_loop()
         try:
-            self.loop.run_until_complete(
-                run_operator(
-                    self.config,
-                    stop_flag=self.stop_flag,
-                    ready_flag=self.ready_flag,
-                    controllers=self.controllers,
-                    engine_out=self.engines,
-                )
-            )
+            self.loop.run_until_complete(self._serve())
         except BaseException as exc:  # surfaced to the test through .error
             self.error = exc
         finally:

@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ...api import KINDS
 from ...controllers.plan import EventPlan, WorkerReport
 from ...lc.models import OwnerKey, report_from_wire, report_to_wire
 from ...lc.sinks import DatasetEvent, DatasetKey
@@ -189,6 +188,3 @@ class KubernetesReportSink:
                 await self._flusher
         await self.client.close()
 
-
-def _kind_plural(kind: str) -> str:
-    return KINDS[kind].plural
