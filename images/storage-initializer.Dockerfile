@@ -30,7 +30,8 @@ COPY crds/ crds/
 COPY operator/ operator/
 COPY workers/ workers/
 COPY market/ market/
-RUN pip install --no-cache-dir --no-deps "./"
+# Our own package as a wheel, installed in the runtime stage on its own (see there).
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /dist ./
 
 
 FROM ${BASE_IMAGE}
@@ -44,6 +45,11 @@ RUN groupadd --system --gid 10001 sedna \
       --shell /usr/sbin/nologin sedna
 
 COPY --from=build /opt/venv /opt/venv
+# The venv holds only the dependencies, so this layer stays cached across source changes
+# (Docker checks the copied content) and a rebuild adds one small layer, not a new venv.
+COPY --from=build /dist/ /tmp/dist/
+RUN /opt/venv/bin/pip install --no-cache-dir --no-deps --no-index --disable-pip-version-check /tmp/dist/*.whl \
+ && rm -rf /tmp/dist
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1

@@ -59,6 +59,8 @@ BASE_IMAGE = "sedna-local/python:3.11-bookworm"
 # Set on every image built here, so that the stale ones (superseded by a rebuild) are found
 # and pruned without touching anyone else's images.
 BUILD_LABEL = "io.sedna-py.build"
+# The requirements an image's dependency layers were installed from (``requirements_key``).
+DEPS_LABEL = "io.sedna-py.deps"
 DEBIAN_MIRROR = os.environ.get("SEDNA_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 
 
@@ -167,24 +169,80 @@ def _requirements(extras: tuple[str, ...]) -> list[str]:
     return sorted(set(reqs))
 
 
+def requirements_key(extras: tuple[str, ...]) -> str:
+    """A short digest of the requirements (and Python version) for ``extras``: names the
+    wheelhouse and labels the images built from it."""
+    reqs = _requirements(extras)
+    return hashlib.sha256(json.dumps([sys.version_info[:2], reqs]).encode()).hexdigest()[:12]
+
+
+# A wheelhouse nobody used for this long goes when a new one is made (each holding torch is 3 GB).
+WHEELHOUSE_MAX_IDLE_S = 3 * 86400
+
+
 def wheelhouse(extras: tuple[str, ...] = ("operator", "market", "worker")) -> Path:
     """A directory of wheels for the project's dependencies (with ``extras``) and its build
-    backend, downloaded once per set of requirements."""
+    backend, downloaded once per set of requirements.
+
+    Wheels another wheelhouse holds too are hard links to one file, and wheelhouses unused for
+    ``WHEELHOUSE_MAX_IDLE_S`` are removed when a new one is made: a machine that runs the tests
+    daily would otherwise gather one torch download per requirements change."""
     reqs = _requirements(extras)
-    key = hashlib.sha256(json.dumps([sys.version_info[:2], reqs]).encode()).hexdigest()[:12]
-    target = cache_dir() / "wheels" / f"py{sys.version_info[0]}{sys.version_info[1]}-{key}"
-    if (target / ".complete").exists():
+    root = cache_dir() / "wheels"
+    target = root / f"py{sys.version_info[0]}{sys.version_info[1]}-{requirements_key(extras)}"
+    marker = target / ".complete"
+    if marker.exists():
+        marker.touch()  # its mtime says when it was last used
         return target
+    _prune_wheelhouses(root, keep=target)
     start = time.monotonic()
     _say(f"downloading {len(reqs)} requirements into {target}")
     target.mkdir(parents=True, exist_ok=True)
-    _run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary", ":all:", "-d", str(target), *reqs],
-        log_file=cache_dir() / "logs" / "wheelhouse.log",
-    )
-    (target / ".complete").write_text("\n".join(reqs))
-    _say(f"wheelhouse ready in {time.monotonic() - start:.0f}s")
+    # pip download leaves its unpack directories behind in TMPDIR (gigabytes with torch).
+    with tempfile.TemporaryDirectory(prefix="sedna-pip-", dir=cache_dir()) as tmp:
+        _run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary", ":all:", "-d", str(target), *reqs],
+            log_file=cache_dir() / "logs" / "wheelhouse.log",
+            env={**os.environ, "TMPDIR": tmp},
+        )
+    saved = _link_shared_wheels(root, target)
+    marker.write_text("\n".join(reqs))
+    _say(f"wheelhouse ready in {time.monotonic() - start:.0f}s ({saved / 2**30:.1f} GiB shared with other wheelhouses)")
     return target
+
+
+def _prune_wheelhouses(root: Path, keep: Path) -> None:
+    if not root.is_dir():
+        return
+    now = time.time()
+    for other in root.iterdir():
+        marker = other / ".complete"
+        if other == keep or not other.is_dir():
+            continue
+        used = marker.stat().st_mtime if marker.exists() else other.stat().st_mtime
+        if now - used > WHEELHOUSE_MAX_IDLE_S:
+            _say(f"removing wheelhouse {other.name} (unused for {(now - used) / 86400:.0f} days)")
+            shutil.rmtree(other, ignore_errors=True)
+
+
+def _link_shared_wheels(root: Path, target: Path) -> int:
+    """Replace each wheel in ``target`` that another wheelhouse holds (same name and size: a
+    wheel's name pins its version and build) by a hard link to that copy; returns bytes saved."""
+    others: dict[tuple[str, int], Path] = {}
+    for other in root.glob("*/*.whl"):
+        if other.parent != target:
+            others.setdefault((other.name, other.stat().st_size), other)
+    saved = 0
+    for wheel in target.glob("*.whl"):
+        stat = wheel.stat()
+        twin = others.get((wheel.name, stat.st_size))
+        if twin is None or twin.stat().st_ino == stat.st_ino:
+            continue
+        tmp = wheel.with_suffix(".link")
+        os.link(twin, tmp)
+        os.replace(tmp, wheel)
+        saved += stat.st_size
+    return saved
 
 
 # The wheelhouse URL is a build argument, so it is part of Docker's cache key: a fixed port
@@ -224,6 +282,7 @@ class ImageBuild:
     tags: list[str]
     build_args: dict[str, str] = field(default_factory=dict)
     pip: bool = True  # installs from the wheelhouse
+    deps_key: str = ""  # requirements_key of what it installs, set as the DEPS_LABEL
 
     @property
     def build_stage_tag(self) -> str | None:
@@ -241,6 +300,8 @@ class ImageBuild:
         if self.pip and find_links:
             args.update(PIP_FIND_LINKS=find_links, PIP_NO_INDEX="1")
         argv = ["docker", "build", "--network", "host", "--label", f"{BUILD_LABEL}={self.name}"]
+        if self.deps_key:
+            argv += ["--label", f"{DEPS_LABEL}={self.deps_key}"]
         argv += ["-f", str(self.dockerfile)]
         for key, value in args.items():
             argv += ["--build-arg", f"{key}={value}"]
@@ -293,19 +354,23 @@ def product_builds(torch: bool = False, base_image: str = BASE_IMAGE) -> list[Im
     version = chart_version()
     base = {"BASE_IMAGE": base_image}
     worker = f"sedna-py/worker:{version}"
+
+    def pip_build(name: str, dockerfile: Path, tag: str, extras: tuple[str, ...]) -> ImageBuild:
+        return ImageBuild(name, dockerfile, [tag], base, deps_key=requirements_key(extras))
+
     builds = [
-        ImageBuild("sedna", REPO / "Dockerfile.operator", [f"sedna-py/sedna:{version}"], base),
-        ImageBuild("worker", REPO / "images" / "worker.Dockerfile", [worker], base),
-        ImageBuild(
+        pip_build("sedna", REPO / "Dockerfile.operator", f"sedna-py/sedna:{version}", ("operator", "market")),
+        pip_build("worker", REPO / "images" / "worker.Dockerfile", worker, ("worker",)),
+        pip_build(
             "storage-initializer",
             REPO / "images" / "storage-initializer.Dockerfile",
-            [f"sedna-py/storage-initializer:{version}"],
-            base,
+            f"sedna-py/storage-initializer:{version}",
+            (),
         ),
     ]
     if torch:
         builds.append(
-            ImageBuild("worker-torch", REPO / "images" / "worker-torch.Dockerfile", [f"sedna-py/worker-torch:{version}"], base)
+            pip_build("worker-torch", REPO / "images" / "worker-torch.Dockerfile", f"sedna-py/worker-torch:{version}", ("worker", "torch"))
         )
     for example, tags in example_images().items():
         builds.append(
@@ -343,16 +408,31 @@ def prune_stale() -> None:
     )  # fmt: skip
 
 
-def _need_gb(torch: bool) -> float:
-    """Disk the builds may take, from what is already here (measured: the three product images
-    and their build stages about 6 GiB; worker-torch's build stage 6.2 and its image 6.2;
-    its wheels 3)."""
-    need = 8.0
-    if torch:
-        version = chart_version()
-        need += 7.0 if _image_id(f"sedna-py/worker-torch:{version}-build") else 13.0
-        if not any((cache_dir() / "wheels").glob("*/torch-*.whl")):
-            need += 3.5
+def _image_label(tag: str, label: str) -> str | None:
+    proc = subprocess.run(
+        ["docker", "image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', tag],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _need_gb(builds: list[ImageBuild]) -> float:
+    """Disk the builds may take, from what is already here.
+
+    A build whose kept build stage was installed from the same requirements reuses its
+    dependency layers (the runtime stage's copy of them too, Docker checking the content) and
+    adds well under 1 GiB. Otherwise, measured: the three product images with their build
+    stages about 6 GiB, worker-torch's build stage 6.2 and its image 6.2; the torch wheels 3."""
+    need = 1.0
+    for build in builds:
+        stage = build.build_stage_tag
+        if not build.pip or stage is None or _image_label(stage, DEPS_LABEL) == build.deps_key:
+            continue
+        need += 12.5 if build.name == "worker-torch" else 2.5
+    if any(build.name == "worker-torch" for build in builds) and not any(
+        (cache_dir() / "wheels").glob("*/torch-*.whl")
+    ):
+        need += 3.5
     return need
 
 
@@ -378,15 +458,16 @@ def build_product_images(torch: bool = False, base: str | None = None) -> dict[s
     that base, and pip reaches the package index as it would for a user."""
     ensure_docker()
     prune_stale()
-    _check_disk(_need_gb(torch))
     extras = ("operator", "market", "worker", *(("torch",) if torch else ()))
+    builds = product_builds(torch, base or BASE_IMAGE)
+    _check_disk(_need_gb(builds))
     out: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
         url = None
         if base is None:
             base_image()
             url = stack.enter_context(serve_directory(wheelhouse(extras)))
-        for build in product_builds(torch, base or BASE_IMAGE):
+        for build in builds:
             build.run(url)
             for tag in build.tags:
                 out[tag] = _image_id(tag) or ""

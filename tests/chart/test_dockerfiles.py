@@ -50,3 +50,16 @@ def test_hadolint_is_clean(dockerfile: Path) -> None:
 def test_images_run_as_non_root(dockerfile: Path) -> None:
     users = [line.split()[1] for line in dockerfile.read_text().splitlines() if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0"), f"{dockerfile.name} must end as a non-root user"
+
+
+@pytest.mark.parametrize("dockerfile", [d for d in DOCKERFILES if d.name != "example.Dockerfile"], ids=lambda p: p.name)
+def test_runtime_stage_copies_dependencies_apart_from_the_package(dockerfile: Path) -> None:
+    """The build stage's venv holds only the dependencies and our package comes as a wheel, so
+    a source change leaves the venv layer cached (6 GB for worker-torch: a CI machine ran out of
+    disk rebuilding it whole)."""
+    text = dockerfile.read_text()
+    build, runtime = text.split("\nFROM ${BASE_IMAGE}\n")
+    assert "pip wheel --no-cache-dir --no-deps --wheel-dir /dist ./" in build
+    assert "pip install" not in build.split("COPY market/ market/")[1], "the build stage must not install our package"
+    venv = runtime.index("COPY --from=build /opt/venv /opt/venv")
+    assert venv < runtime.index("COPY --from=build /dist/ /tmp/dist/") < runtime.index("/tmp/dist/*.whl")
