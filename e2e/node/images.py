@@ -416,6 +416,13 @@ def _image_label(tag: str, label: str) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
+def _stale_deps(build: ImageBuild) -> bool:
+    """True when ``build`` will install its dependencies afresh: no kept build stage, or one
+    installed from other requirements."""
+    stage = build.build_stage_tag
+    return build.pip and stage is not None and _image_label(stage, DEPS_LABEL) != build.deps_key
+
+
 def _need_gb(builds: list[ImageBuild]) -> float:
     """Disk the builds may take, from what is already here.
 
@@ -425,10 +432,8 @@ def _need_gb(builds: list[ImageBuild]) -> float:
     stages about 6 GiB, worker-torch's build stage 6.2 and its image 6.2; the torch wheels 3."""
     need = 1.0
     for build in builds:
-        stage = build.build_stage_tag
-        if not build.pip or stage is None or _image_label(stage, DEPS_LABEL) == build.deps_key:
-            continue
-        need += 12.5 if build.name == "worker-torch" else 2.5
+        if _stale_deps(build):
+            need += 12.5 if build.name == "worker-torch" else 2.5
     if any(build.name == "worker-torch" for build in builds) and not any(
         (cache_dir() / "wheels").glob("*/torch-*.whl")
     ):
@@ -436,18 +441,28 @@ def _need_gb(builds: list[ImageBuild]) -> float:
     return need
 
 
-def _check_disk(need_gb: float) -> None:
+def _check_disk(builds: list[ImageBuild]) -> None:
     """Fail early, saying so, when Docker's disk cannot hold the builds.
 
-    Short of room, untagged images are pruned first (only those that nothing references:
-    the build cache of superseded builds, ours or not), and the check is made again."""
+    Short of room, untagged images are pruned first (only those that nothing references: the
+    build cache of superseded builds, ours or not); then the images of ours that are about to
+    be rebuilt from new requirements (their layers would not be reused), and the check is
+    made again."""
     path = _docker_root()
-    if _free_gb(path) < need_gb:
-        _say(f"{_free_gb(path):.1f} GiB free under {path}, {need_gb:.0f} needed: pruning untagged images")
+    need = _need_gb(builds)
+    if _free_gb(path) < need:
+        _say(f"{_free_gb(path):.1f} GiB free under {path}, {need:.0f} needed: pruning untagged images")
         subprocess.run(["docker", "image", "prune", "--force"], capture_output=True, text=True, timeout=600)
+    if _free_gb(path) < need:
+        for build in filter(_stale_deps, builds):
+            tags = [tag for tag in (*build.tags, build.build_stage_tag) if tag and _image_id(tag)]
+            if tags:
+                _say(f"removing {', '.join(tags)} (to be rebuilt from new requirements) to make room")
+                subprocess.run(["docker", "rmi", *tags], capture_output=True, text=True, timeout=600)
+        prune_stale()
     free = _free_gb(path)
-    if free < need_gb:
-        raise RuntimeError(f"{free:.1f} GiB free under {path}: the images need about {need_gb:.0f} GiB (free some disk)")
+    if free < need:
+        raise RuntimeError(f"{free:.1f} GiB free under {path}: the images need about {need:.0f} GiB (free some disk)")
 
 
 def build_product_images(torch: bool = False, base: str | None = None) -> dict[str, str]:
@@ -460,7 +475,7 @@ def build_product_images(torch: bool = False, base: str | None = None) -> dict[s
     prune_stale()
     extras = ("operator", "market", "worker", *(("torch",) if torch else ()))
     builds = product_builds(torch, base or BASE_IMAGE)
-    _check_disk(_need_gb(builds))
+    _check_disk(builds)
     out: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
         url = None
