@@ -18,9 +18,12 @@ from sedna.algorithms.knowledge_management import fit_task_statistics
 from sedna.algorithms.seen_task_learning.artifact import Samples, TaskGroup
 from sedna.algorithms.unseen_task_detection import SampleRegonitionByDistance
 from sedna.algorithms.unseen_task_detection.orientation import (
+    DEFAULT_POSE_QUANTILE,
     IMAGE_SHAPE_ENV,
+    POSE_QUANTILE_ENV,
     fit_orientation_profile,
     image_shape_from,
+    pose_quantile_from,
 )
 
 
@@ -67,8 +70,8 @@ def test_mirrored_images_are_unseen_and_upright_ones_are_not(index: dict, digits
     assert profile is not None and profile.shape == (8, 8)
     upright = float(np.mean(profile.scores(digits["held"]) > 1.0))
     flipped = float(np.mean(profile.scores(mirrored(digits["other"])) > 1.0))
-    # threshold at the 0.995 held-out quantile: a few percent of new upright digits at most
-    assert upright <= 0.05, upright
+    # threshold at the 0.97 held-out quantile: a few percent of new upright digits at most
+    assert upright <= 0.06, upright
     assert flipped >= 0.6, flipped
 
 
@@ -100,3 +103,64 @@ def test_tasks_without_a_profile_score_as_before(digits: dict[str, np.ndarray]) 
     scores = np.array([0.5, 2.0])
     out = with_orientation({"task_groups": groups}, digits["held"][:2], np.zeros(2, int), scores)
     assert out is scores
+
+
+def test_the_pose_quantile_sets_the_false_alarm_rate(digits: dict[str, np.ndarray],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """About ``1 - quantile`` of new upright digits are flagged: a higher quantile, fewer false
+    alarms and fewer mirrored digits caught. The environment sets the default."""
+    monkeypatch.setenv(POSE_QUANTILE_ENV, "0.9")
+    loose = fit_orientation_profile(digits["train"], (8, 8))
+    strict = fit_orientation_profile(digits["train"], (8, 8), quantile=0.999)
+    assert loose.threshold < strict.threshold
+
+    def flagged(profile: object, x: np.ndarray) -> float:
+        return float(np.mean(profile.scores(x) > 1.0))  # type: ignore[attr-defined]
+
+    assert flagged(loose, digits["held"]) > flagged(strict, digits["held"])
+    assert 0.03 <= flagged(loose, digits["held"]) <= 0.2
+    assert flagged(loose, mirrored(digits["other"])) > flagged(strict, mirrored(digits["other"]))
+    monkeypatch.delenv(POSE_QUANTILE_ENV)
+    assert pose_quantile_from(None) == DEFAULT_POSE_QUANTILE
+    for bad in ("high", 0.3, 1.5):
+        with pytest.raises(ValueError, match="pose_quantile"):
+            pose_quantile_from(bad)
+
+
+def test_lifelong_learning_passes_the_recogniser_parameters(tmp_path, fake_lc, monkeypatch) -> None:
+    """``image_shape`` and ``pose_quantile`` given to the unseen-sample-recognition step reach
+    the orientation profiles that ``train`` fits (one per task)."""
+    import pandas as pd
+
+    from sedna.algorithms.unseen_task_detection import orientation
+    from sedna.core.lifelong_learning import LifelongLearning
+    from tests.sdk_core.fl_client import Shard
+    from tests.sdk_core.sdk_models import SoftmaxEstimator, load_digits_xy
+
+    monkeypatch.setenv("JOB_NAME", "ll-pose")
+    monkeypatch.setenv("WORKER_NAME", "ll-pose-train")
+    monkeypatch.setenv("OUTPUT_URL", str(tmp_path / "out"))
+    seen: list[tuple[tuple[int, ...], float | None]] = []
+    real = orientation.fit_orientation_profile
+
+    def recording(X, image_shape, *, quantile=None, **kw):  # type: ignore[no-untyped-def]
+        seen.append((orientation.image_shape_from(image_shape), quantile))
+        return real(X, image_shape, quantile=quantile, **kw)
+
+    monkeypatch.setattr(orientation, "fit_orientation_profile", recording)
+    x, y = load_digits_xy()
+    frames = []
+    for domain, pixels in (("plain", x[:300]), ("inverted", 1.0 - x[:300])):
+        df = pd.DataFrame(pixels, columns=[f"p{i}" for i in range(x.shape[1])])
+        df["domain"] = domain
+        frames.append(df)
+    attr = {"param": {"attribute": ["domain"]}}
+    ll = LifelongLearning(
+        estimator=SoftmaxEstimator(epochs=5),
+        task_definition={"method": "TaskDefinitionByDataAttr", **attr},
+        task_allocation={"method": "TaskAllocationByDataAttr", **attr},
+        unseen_sample_recognition={"method": "SampleRegonitionByDistance",
+                                   "param": {"image_shape": "8x8", "pose_quantile": "0.99"}},
+    )
+    ll.train(Shard(pd.concat(frames, ignore_index=True), np.concatenate([y[:300], y[:300]])))
+    assert seen == [((8, 8), 0.99), ((8, 8), 0.99)]

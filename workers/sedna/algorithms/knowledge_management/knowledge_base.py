@@ -44,12 +44,13 @@ class KnowledgeBase(Protocol):
 
 
 def fit_task_statistics(groups: list[TaskGroup], quantile: float = 0.95,
-                        image_shape: Any = None) -> dict[str, Any]:
+                        image_shape: Any = None, pose_quantile: float | None = None) -> dict[str, Any]:
     """Compute the feature scale and each group's centroid/radius (in place); returns the scale.
 
     With ``image_shape`` (the tasks' samples are images, flattened row-major), each group also
     gets an orientation profile (:mod:`sedna.algorithms.unseen_task_detection.orientation`), so a
-    sample shown mirrored or turned against its task is recognised as unseen."""
+    sample shown mirrored or turned against its task is recognised as unseen; ``pose_quantile``
+    sets its threshold (None: ``SEDNA_LL_POSE_QUANTILE``, else 0.97)."""
     mats = [features(g.samples.x if hasattr(g.samples, "x") else g.samples) for g in groups if g.samples is not None]
     if not mats:
         return {}
@@ -66,7 +67,7 @@ def fit_task_statistics(groups: list[TaskGroup], quantile: float = 0.95,
         if image_shape is not None:
             from sedna.algorithms.unseen_task_detection.orientation import fit_orientation_profile
 
-            g.orientation = fit_orientation_profile(fx, image_shape)
+            g.orientation = fit_orientation_profile(fx, image_shape, quantile=pose_quantile)
     return {"floor": floor, "quantile": quantile}
 
 

@@ -267,6 +267,14 @@ class LifelongLearning(JobBase):
         spec = self.methods.get("unseen_sample_recognition")
         return image_shape_from(spec.param.get("image_shape") if spec is not None else None)
 
+    def _pose_quantile(self) -> float:
+        """The orientation check's threshold quantile: the recogniser's ``pose_quantile``
+        parameter, else ``SEDNA_LL_POSE_QUANTILE``, else 0.97."""
+        from sedna.algorithms.unseen_task_detection.orientation import pose_quantile_from
+
+        spec = self.methods.get("unseen_sample_recognition")
+        return pose_quantile_from(spec.param.get("pose_quantile") if spec is not None else None)
+
     def _build(self, type_name: str, step: str, **extra: Any) -> Any:
         return build_step(type_name, self.methods[step], **extra)
 
@@ -353,7 +361,8 @@ class LifelongLearning(JobBase):
             "global": (global_model, global_res),
         }
         merged = [g.entry for i, g in enumerate(groups) if self._train_group(i, g, context, **kwargs)]
-        scale = fit_task_statistics(groups, image_shape=self._image_shape())
+        shape = self._image_shape()
+        scale = fit_task_statistics(groups, image_shape=shape, pose_quantile=self._pose_quantile() if shape else None)
         groups, extractor = _keep_previous_tasks(groups, extractor, previous)
         for group in groups:  # the index keeps statistics, not the training data
             group.samples = None
