@@ -224,10 +224,12 @@ def reconcile(obs: Observation) -> Plan:
     if state_patch := state.patch(svc):
         patch["controllerState"] = state_patch
     plan.status_patch = patch
-    if not all_running:
+    # Where pod changes are watched (the operator), the next one brings the reconcile; a timed look
+    # would only add load while a cluster is busy starting pods. A runtime that cannot watch them
+    # (the local one probes the port for readiness) looks again soon.
+    if not all_running and not obs.children_watched:
         plan.requeue_after = min(plan.requeue_after or 10.0, 10.0)
-    elif not ready.ready:
-        # A runtime that cannot watch readiness (the local one probes the port) looks again soon.
+    elif not ready.ready and not obs.children_watched:
         plan.requeue_after = min(plan.requeue_after or 3.0, 3.0)
     return plan
 

@@ -164,6 +164,11 @@ class Observation(_Data):
         description="Files the LC was asked to write (round data, deploy copies), by path, and whether "
         "they exist now. A path missing from the map is taken as written.",
     )
+    children_watched: bool = Field(
+        default=False,
+        description="The runtime reconciles again on every change of the resource's pods, Deployments "
+        "and Services (the operator watches them), so waiting for them needs no timed look.",
+    )
 
 
 class DeploymentPlan(_Data):

@@ -259,6 +259,7 @@ def observation(
     secret_data: bool = True,
     deployments: Mapping[str, ObservedDeployment] | None = None,
     autoscalers: Mapping[str, str | None] | None = None,
+    children_watched: bool = False,
 ) -> Observation:
     """The whole Observation of ``resource`` from the raw objects a runtime read.
 
@@ -280,4 +281,5 @@ def observation(
         kb_server=kb_server,
         storage_initializer_image=storage_initializer_image,
         inline_credentials=inline_credentials,
+        children_watched=children_watched,
     )

@@ -153,4 +153,5 @@ async def observe(
         inline_credentials=config.inline_credentials,
         # the Secrets' data is only read where credentials are inlined into the env
         secret_data=config.inline_credentials,
+        children_watched=True,  # handlers.py: every kind's pods, Services and Deployments
     )
