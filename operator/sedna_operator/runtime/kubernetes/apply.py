@@ -100,14 +100,20 @@ async def _put_or_create(
     """Create the object, or replace the live one with ``manifest``. Annotations and labels others
     put on it (the Deployment controller's revision) are kept; with ``keep_replicas`` so is the
     live ``spec.replicas``, which an HPA owns. A conflict (someone wrote in between) raises, and
-    the engine retries the reconcile, which reads again."""
+    the engine retries the reconcile, which reads again.
+
+    Creating is tried first: plans write a Deployment or HPA mostly because it is missing, and a
+    GET first would cost one request per new object (a replace costs one refused POST instead)."""
     name = manifest["metadata"]["name"]
+    if await _ignore(409, client.request("POST", _path(namespace, plural), manifest)):
+        return True
     try:
         live: dict[str, Any] = await client.request("GET", _path(namespace, plural, name))
     except ApiError as exc:
         if not exc.not_found:
             raise
-        return await _ignore(409, client.request("POST", _path(namespace, plural), manifest))
+        # Deleted between the two calls: the next reconcile creates it.
+        return False
     body = copy.deepcopy(manifest)
     meta, live_meta = body["metadata"], live["metadata"]
     meta["resourceVersion"] = live_meta["resourceVersion"]
