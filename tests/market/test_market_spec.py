@@ -70,6 +70,34 @@ def test_beta_is_on_simplex_and_qp_is_optimal() -> None:
         assert 0.5 * v @ P @ v - c @ v >= obj - 1e-6
 
 
+@pytest.mark.parametrize("duplicates", [False, True])
+def test_dense_and_interior_point_solvers_agree(duplicates: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dense active-set solver (DAQP, the fast path) and Clarabel (the fallback) reach the
+    same optimum, Gram matrices with coinciding points (singular) included; without DAQP's
+    answer the fallback still returns an optimal point of the simplex."""
+    import qpsolvers
+
+    from sedna_market.spec import qp
+
+    assert "daqp" in qpsolvers.available_solvers
+    rng = np.random.default_rng(5)
+    for n in (2, 5, 25):
+        X = rng.normal(size=(n, 3))
+        if duplicates:
+            X[n // 2:] = X[: n - n // 2]
+        P = naive_kernel(X, X, 0.3)
+        c = rng.uniform(0.0, 0.6, size=n)
+        fast_w, fast = qp.solve_simplex_qp(P, c)
+        with monkeypatch.context() as m:
+            m.setattr(qp, "_dense", lambda *_: None)
+            slow_w, slow = qp.solve_simplex_qp(P, c)
+        assert fast == pytest.approx(slow, abs=1e-7)
+        assert fast_w.min() >= 0 and fast_w.sum() == pytest.approx(1.0)
+        for _ in range(500):
+            v = rng.dirichlet(np.ones(n) * 0.3)
+            assert 0.5 * v @ P @ v - c @ v >= fast - 1e-7
+
+
 def test_reduced_set_size_rules_and_small_data() -> None:
     assert resolve_reduced_set_size(100, 1000, 10) == 100
     assert resolve_reduced_set_size(100, 90, 10) == 60

@@ -168,7 +168,9 @@ class DimGroup:
 
         ``B^T K B`` with ``B`` the block matrix holding each model's ``beta`` in its column: the
         kernel is built in row blocks (cached ``|z|^2``, in-place ops) and folded by two matrix
-        products, never scaled or segment-summed as a full matrix.
+        products, never scaled or segment-summed as a full matrix.  ``K`` is symmetric, so each
+        row block is paired only with itself and the rows after it (half the ``exp`` calls), the
+        part past the block counted twice through its transpose.
         """
         idx = np.asarray(idx, dtype=np.int64)
         n = len(idx)
@@ -182,14 +184,18 @@ class DimGroup:
         step = max(1, GRAM_BLOCK_ELEMENTS // max(1, len(rows)))
         for start in range(0, len(rows), step):
             stop = min(start + step, len(rows))
-            d = Z[start:stop] @ Z.T
+            d = Z[start:stop] @ Z[start:].T
             d *= -2.0
             d += z2[start:stop, None]
-            d += z2[None, :]
+            d += z2[None, start:]
             np.maximum(d, 0.0, out=d)
             d *= -gamma
             np.exp(d, out=d)
-            out += B[start:stop].T @ (d @ B)
+            block = B[start:stop].T
+            out += block @ (d[:, : stop - start] @ B[start:stop])
+            if stop < len(rows):
+                off = block @ (d[:, stop - start :] @ B[stop:])
+                out += off + off.T
         return (out + out.T) / 2.0  # exactly symmetric for the QP
 
 
