@@ -82,13 +82,21 @@ async def _list_owned(client: KubeClient, path: str, kind: str, uid: str) -> lis
     return [o for o in body.get("items") or [] if _controlled_by(o, uid)]
 
 
+async def _labelled_pods(client: KubeClient, kind: str, namespace: str, uid: str) -> list[dict[str, Any]]:
+    params = {"labelSelector": f"{label_key(kind, 'uid')}={uid}"}
+    body = await client.request("GET", KubeClient.core_path(namespace, "pods"), params=params)
+    return list(body.get("items") or [])
+
+
+def _owned_pods(pods: list[dict[str, Any]], uid: str, deployments: frozenset[str]) -> list[dict[str, Any]]:
+    return [p for p in pods if _controlled_by(p, uid) or workload_of(p, deployments)]
+
+
 async def list_workers(
     client: KubeClient, kind: str, namespace: str, uid: str, deployments: frozenset[str] = frozenset()
 ) -> list[dict[str, Any]]:
     """Pods carrying the resource's uid label, controlled by it or by an owned Deployment's ReplicaSet."""
-    params = {"labelSelector": f"{label_key(kind, 'uid')}={uid}"}
-    body = await client.request("GET", KubeClient.core_path(namespace, "pods"), params=params)
-    return [p for p in body.get("items") or [] if _controlled_by(p, uid) or workload_of(p, deployments)]
+    return _owned_pods(await _labelled_pods(client, kind, namespace, uid), uid, deployments)
 
 
 async def list_workloads(
@@ -122,14 +130,16 @@ async def observe(
     resource = parse_resource(resolve_relative_paths(body, base))
     ns, kind, uid = resource.namespace, resource.kind, resource.metadata.uid or ""
     datasets, models, secrets = referenced_names(body.get("spec") or {})
-    ds_found, model_found, (deployments, autoscalers) = await asyncio.gather(
+    # All reads at once (one round trip, not two): the pods are filtered afterwards, a pod being
+    # kept if its ReplicaSet's Deployment is one of ours.
+    ds_found, model_found, (deployments, autoscalers), labelled = await asyncio.gather(
         asyncio.gather(*(_get_or_none(client, resource_path("Dataset", ns, n)) for n in sorted(datasets))),
         asyncio.gather(*(_get_or_none(client, resource_path("Model", ns, n)) for n in sorted(models))),
         list_workloads(client, kind, ns, uid),
+        _labelled_pods(client, kind, ns, uid),
     )
-    # Pods after Deployments: a pod is kept if its ReplicaSet's Deployment is one of ours.
     owned_deployments = frozenset(deployments or ())
-    pods = await list_workers(client, kind, ns, uid, owned_deployments)
+    pods = _owned_pods(labelled, uid, owned_deployments)
     ds_objs = [resolve_relative_paths({"kind": "Dataset", **o}, base) if o else None for o in ds_found]
     model_objs = [resolve_relative_paths({"kind": "Model", **o}, base) if o else None for o in model_found]
     secrets |= credential_names(o for o in [*ds_objs, *model_objs] if o)
