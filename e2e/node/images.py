@@ -111,9 +111,14 @@ def ensure_docker(timeout: float = 60) -> None:
     raise RuntimeError(f"dockerd did not answer within {timeout:.0f}s:\n{(logs / 'dockerd.log').read_text()[-3000:]}")
 
 
-def _image_id(tag: str) -> str | None:
-    proc = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", tag], capture_output=True, text=True)
+def _inspect(tag: str, template: str) -> str | None:
+    """``docker image inspect --format template`` of ``tag``; None when there is no such image."""
+    proc = subprocess.run(["docker", "image", "inspect", "--format", template, tag], capture_output=True, text=True)
     return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+def _image_id(tag: str) -> str | None:
+    return _inspect(tag, "{{.Id}}")
 
 
 # ---------------------------------------------------------------------------- base
@@ -409,11 +414,7 @@ def prune_stale() -> None:
 
 
 def _image_label(tag: str, label: str) -> str | None:
-    proc = subprocess.run(
-        ["docker", "image", "inspect", "--format", f'{{{{index .Config.Labels "{label}"}}}}', tag],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    return proc.stdout.strip() if proc.returncode == 0 else None
+    return _inspect(tag, f'{{{{index .Config.Labels "{label}"}}}}')
 
 
 def _stale_deps(build: ImageBuild) -> bool:

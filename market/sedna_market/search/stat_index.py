@@ -135,13 +135,7 @@ class DimGroup:
         step = max(1, CHUNK_ELEMENTS // max(1, zu.shape[0]))
         for start in range(0, Z.shape[0], step):
             stop = min(start + step, Z.shape[0])
-            d = Z[start:stop] @ zu.T
-            d *= -2.0
-            d += z2[start:stop, None]
-            d += u2[None, :]
-            np.maximum(d, 0.0, out=d)
-            d *= -gamma
-            np.exp(d, out=d)
+            d = _kernel_block(Z[start:stop], z2[start:stop], zu, u2, gamma)
             v[start:stop] = d @ wu
         v *= beta
         return v
@@ -184,19 +178,26 @@ class DimGroup:
         step = max(1, GRAM_BLOCK_ELEMENTS // max(1, len(rows)))
         for start in range(0, len(rows), step):
             stop = min(start + step, len(rows))
-            d = Z[start:stop] @ Z[start:].T
-            d *= -2.0
-            d += z2[start:stop, None]
-            d += z2[None, start:]
-            np.maximum(d, 0.0, out=d)
-            d *= -gamma
-            np.exp(d, out=d)
+            d = _kernel_block(Z[start:stop], z2[start:stop], Z[start:], z2[start:], gamma)
             block = B[start:stop].T
             out += block @ (d[:, : stop - start] @ B[start:stop])
             if stop < len(rows):
                 off = block @ (d[:, stop - start :] @ B[stop:])
                 out += off + off.T
         return (out + out.T) / 2.0  # exactly symmetric for the QP
+
+
+def _kernel_block(A: np.ndarray, a2: np.ndarray, B: np.ndarray, b2: np.ndarray, gamma: float) -> np.ndarray:
+    """float64 ``exp(-gamma ||a_i - b_j||^2)`` for rows ``A`` and ``B`` with their cached squared
+    norms ``a2``, ``b2``: one product, the rest in place (rounding clamped at 0)."""
+    d = A @ B.T
+    d *= -2.0
+    d += a2[:, None]
+    d += b2[None, :]
+    np.maximum(d, 0.0, out=d)
+    d *= -gamma
+    np.exp(d, out=d)
+    return d
 
 
 class StatIndex:
