@@ -135,6 +135,40 @@ def test_ji_sample_creates_sednas_workers_and_service(
     assert operator.engine.errors == 0
 
 
+def test_ji_comes_up_with_writes_only(kube: ControlPlane, operator: OperatorThread, namespace: str) -> None:
+    """The operator reads from its watch indices (runtime/kubernetes/cache.py): bringing a
+    JointInferenceService up costs its writes and not one GET or LIST in its namespace (before
+    the indices, each reconcile read the resource, its Models, its Deployments, HPAs and pods,
+    and its Service), and the watch event of its own status write is skipped."""
+    calls: list[tuple[str, str]] = []
+    client = operator.engine.client
+    real = client.request
+
+    async def recording(method: str, path: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append((method, path))
+        return await real(method, path, *args, **kwargs)
+
+    skipped = operator.engine.skipped
+    client.request = recording  # type: ignore[method-assign]
+    try:
+        _ji(kube, namespace)
+        ji = wait_for(
+            lambda: (j := kube.kubectl_json("get", "ji", JI, "-n", namespace)).get("status", {}).get("conditions") and j,
+            "the JI's first status",
+        )
+        time.sleep(1.0)  # the reconciles that the pods' events start
+    finally:
+        del client.request
+    mine = [(m, p) for m, p in calls if f"/namespaces/{namespace}/" in p]
+    assert [c for c in mine if c[0] == "GET"] == [], mine
+    posted = sorted(p.rsplit("/", 1)[-1] for m, p in mine if m == "POST" and not p.endswith("/events"))
+    assert posted == ["deployments", "deployments", "services"], mine
+    assert ji["status"]["conditions"]
+    # The watch event of our own status write came back and was skipped, not reconciled.
+    assert operator.engine.skipped > skipped
+    assert operator.engine.cache.bound and operator.engine.errors == 0
+
+
 def test_ji_status_follows_pods_and_reports(
     kube: ControlPlane,
     operator: OperatorThread,

@@ -19,10 +19,11 @@ import socket
 from datetime import UTC, datetime
 from typing import Any
 
-from ...api import API_VERSION, Resource
-from ...controllers.plan import AutoscalerPlan, EventPlan, Plan, WorkerPlan
+from ...api import API_VERSION, KINDS, Resource
+from ...controllers.plan import EventPlan, Plan, WorkerPlan
 from ...controllers.workers import deployment_manifest
 from ...core.merge import merge_patch
+from .cache import WatchCache
 from .client import MERGE_PATCH, ApiError, KubeClient
 from .observe import resource_path
 
@@ -53,32 +54,111 @@ class AppliedPlan:
         )
 
 
-async def _ignore(status: int, coro: Any) -> bool:
-    """Await ``coro``; True if it succeeded, False if it failed with the ignorable ``status``."""
+async def _attempt(status: int, coro: Any) -> tuple[bool, Any]:
+    """Await ``coro``: (True, its result), or (False, None) if it failed with the ignorable ``status``."""
     try:
-        await coro
-        return True
+        return True, await coro
     except ApiError as exc:
         if exc.status == status:
-            return False
+            return False, None
         raise
 
 
-async def _create(client: KubeClient, namespace: str, plural: str, manifest: dict[str, Any]) -> bool:
-    return await _ignore(409, client.request("POST", KubeClient.core_path(namespace, plural), manifest))
+async def _ignore(status: int, coro: Any) -> bool:
+    """Await ``coro``; True if it succeeded, False if it failed with the ignorable ``status``."""
+    return (await _attempt(status, coro))[0]
 
 
-async def _ensure_service(client: KubeClient, namespace: str, manifest: dict[str, Any]) -> bool:
-    """Create the Service if it is missing. Looking first avoids a POST per reconcile: a POST that
-    ends in 409 still allocates (and then releases) a ClusterIP on the server."""
-    name = manifest["metadata"]["name"]
-    try:
-        await client.request("GET", KubeClient.core_path(namespace, "services", name))
-        return False
-    except ApiError as exc:
-        if not exc.not_found:
-            raise
-    return await _create(client, namespace, "services", manifest)
+class _Writer:
+    """The API calls of one plan's apply, each written through to the operator's watch cache
+    (when it has one) so that the next reconcile sees the write before its watch event."""
+
+    def __init__(self, client: KubeClient, namespace: str, owner_kind: str, cache: WatchCache | None):
+        self.client, self.ns, self.owner_kind, self.cache = client, namespace, owner_kind, cache
+
+    def _remember(self, plural: str, body: Any, owner_kind: str | None = None) -> None:
+        if self.cache is not None and isinstance(body, dict) and body.get("metadata"):
+            self.cache.wrote(plural, body, owner_kind)
+
+    async def create(self, plural: str, manifest: dict[str, Any]) -> bool:
+        created, body = await _attempt(409, self.client.request("POST", _path(self.ns, plural), manifest))
+        if created:
+            self._remember(plural, body, self.owner_kind)
+        return created
+
+    async def ensure_service(self, manifest: dict[str, Any]) -> bool:
+        """Create the Service if it is missing. Looking first avoids a POST per reconcile: a POST
+        that ends in 409 still allocates (and then releases) a ClusterIP on the server. With the
+        watch cache the look costs no request."""
+        name = manifest["metadata"]["name"]
+        if self.cache is not None and self.cache.covers("services", self.owner_kind):
+            if self.cache.get("services", self.ns, name, self.owner_kind) is not None:
+                return False
+        else:
+            try:
+                await self.client.request("GET", _path(self.ns, "services", name))
+                return False
+            except ApiError as exc:
+                if not exc.not_found:
+                    raise
+        return await self.create("services", manifest)
+
+    async def delete(self, plural: str, name: str) -> bool:
+        body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
+        deleted, response = await _attempt(404, self.client.request("DELETE", _path(self.ns, plural, name), body))
+        if self.cache is not None:
+            # A pod answers with itself, terminating (what a fresh read would show); a Deployment
+            # or Service is gone.
+            if deleted and isinstance(response, dict) and response.get("kind") not in (None, "Status"):
+                self._remember(plural, response, self.owner_kind)
+            else:
+                self.cache.deleted(plural, self.ns, name, self.owner_kind)
+        return deleted
+
+    async def put_or_create(self, plural: str, manifest: dict[str, Any], keep_replicas: bool = False) -> bool:
+        """Create the object, or replace the live one with ``manifest``. Annotations and labels
+        others put on it (the Deployment controller's revision) are kept; with ``keep_replicas``
+        so is the live ``spec.replicas``, which an HPA owns. A conflict (someone wrote in between)
+        raises, and the engine retries the reconcile, which reads again.
+
+        Creating is tried first: plans write a Deployment or HPA mostly because it is missing,
+        and a GET first would cost one request per new object (a replace costs one refused POST
+        instead)."""
+        if await self.create(plural, manifest):
+            return True
+        name = manifest["metadata"]["name"]
+        try:
+            live: dict[str, Any] = await self.client.request("GET", _path(self.ns, plural, name))
+        except ApiError as exc:
+            if not exc.not_found:
+                raise
+            # Deleted between the two calls: the next reconcile creates it.
+            return False
+        body = copy.deepcopy(manifest)
+        meta, live_meta = body["metadata"], live["metadata"]
+        meta["resourceVersion"] = live_meta["resourceVersion"]
+        for key in ("labels", "annotations"):
+            meta[key] = {**(live_meta.get(key) or {}), **(meta.get(key) or {})}
+        if keep_replicas and "replicas" in (live.get("spec") or {}):
+            body["spec"]["replicas"] = live["spec"]["replicas"]
+        self._remember(plural, await self.client.request("PUT", _path(self.ns, plural, name), body), self.owner_kind)
+        return True
+
+    async def worker(self, worker: WorkerPlan) -> bool:
+        """A bare worker pod is created; a Deployment is created or replaced."""
+        if worker.deployment is None:
+            return await self.create("pods", worker.pod)
+        return await self.put_or_create(
+            "deployments", deployment_manifest(worker), worker.deployment.replicas_owned_by_hpa
+        )
+
+    async def patch_sedna(self, kind: str, name: str, patch: dict[str, Any], sub: str | None = None) -> Any:
+        """A merge patch of a sedna.io object (or its status): the object as it now is."""
+        written = await self.client.request(
+            "PATCH", resource_path(kind, self.ns, name, sub), patch, content_type=MERGE_PATCH
+        )
+        self._remember(KINDS[kind].plural, written)
+        return written
 
 
 def _path(namespace: str, plural: str, name: str | None = None) -> str:
@@ -87,55 +167,6 @@ def _path(namespace: str, plural: str, name: str | None = None) -> str:
     if group is None:
         return KubeClient.core_path(namespace, plural, name)
     return KubeClient.custom_path(*group, namespace, plural, name)
-
-
-async def _delete(client: KubeClient, namespace: str, plural: str, name: str) -> bool:
-    body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
-    return await _ignore(404, client.request("DELETE", _path(namespace, plural, name), body))
-
-
-async def _put_or_create(
-    client: KubeClient, namespace: str, plural: str, manifest: dict[str, Any], keep_replicas: bool = False
-) -> bool:
-    """Create the object, or replace the live one with ``manifest``. Annotations and labels others
-    put on it (the Deployment controller's revision) are kept; with ``keep_replicas`` so is the
-    live ``spec.replicas``, which an HPA owns. A conflict (someone wrote in between) raises, and
-    the engine retries the reconcile, which reads again.
-
-    Creating is tried first: plans write a Deployment or HPA mostly because it is missing, and a
-    GET first would cost one request per new object (a replace costs one refused POST instead)."""
-    name = manifest["metadata"]["name"]
-    if await _ignore(409, client.request("POST", _path(namespace, plural), manifest)):
-        return True
-    try:
-        live: dict[str, Any] = await client.request("GET", _path(namespace, plural, name))
-    except ApiError as exc:
-        if not exc.not_found:
-            raise
-        # Deleted between the two calls: the next reconcile creates it.
-        return False
-    body = copy.deepcopy(manifest)
-    meta, live_meta = body["metadata"], live["metadata"]
-    meta["resourceVersion"] = live_meta["resourceVersion"]
-    for key in ("labels", "annotations"):
-        meta[key] = {**(live_meta.get(key) or {}), **(meta.get(key) or {})}
-    if keep_replicas and "replicas" in (live.get("spec") or {}):
-        body["spec"]["replicas"] = live["spec"]["replicas"]
-    await client.request("PUT", _path(namespace, plural, name), body)
-    return True
-
-
-async def _apply_worker(client: KubeClient, namespace: str, worker: WorkerPlan) -> bool:
-    """A bare worker pod is created; a Deployment is created or replaced."""
-    if worker.deployment is None:
-        return await _create(client, namespace, "pods", worker.pod)
-    return await _put_or_create(
-        client, namespace, "deployments", deployment_manifest(worker), worker.deployment.replicas_owned_by_hpa
-    )
-
-
-async def _apply_autoscaler(client: KubeClient, namespace: str, autoscaler: AutoscalerPlan) -> bool:
-    return await _put_or_create(client, namespace, "horizontalpodautoscalers", autoscaler.hpa)
 
 
 def object_ref(body: dict[str, Any]) -> dict[str, Any]:
@@ -192,19 +223,22 @@ async def apply_plan(
     resource: Resource[Any, Any],
     plan: Plan,
     existing_pods: frozenset[str] = frozenset(),
+    cache: WatchCache | None = None,
 ) -> AppliedPlan:
     """Make the cluster match ``plan``. Raises :class:`ApiError` on the first failure that matters.
 
-    ``existing_pods`` are the owned pods just observed: creating them again is skipped.
+    ``existing_pods`` are the owned pods just observed: creating them again is skipped. Every
+    write is remembered in ``cache`` (the operator's watch cache), if given.
     """
     ns, done = resource.namespace, AppliedPlan()
+    writer = _Writer(client, ns, resource.kind, cache)
     doomed = [
         ("services", plan.delete_services),
         ("pods", plan.delete_workers),
         ("deployments", plan.delete_deployments),
         ("horizontalpodautoscalers", plan.delete_autoscalers),
     ]
-    deletions = [_delete(client, ns, plural, n) for plural, names in doomed for n in names]
+    deletions = [writer.delete(plural, n) for plural, names in doomed for n in names]
     for name, ok in zip(
         [n for _, names in doomed for n in names], await asyncio.gather(*deletions), strict=True
     ):
@@ -213,7 +247,7 @@ async def apply_plan(
     # Services first so workers that look their peers up by DNS find them at start.
     for svc, ok in zip(
         plan.services,
-        await asyncio.gather(*(_ensure_service(client, ns, s.service) for s in plan.services)),
+        await asyncio.gather(*(writer.ensure_service(s.service) for s in plan.services)),
         strict=True,
     ):
         if ok:
@@ -221,44 +255,29 @@ async def apply_plan(
     new_workers = [w for w in plan.create_workers if w.name not in existing_pods]
     for worker, ok in zip(
         new_workers,
-        await asyncio.gather(*(_apply_worker(client, ns, w) for w in new_workers)),
+        await asyncio.gather(*(writer.worker(w) for w in new_workers)),
         strict=True,
     ):
         if ok:
             done.created.append(worker.name)
     for autoscaler, ok in zip(
         plan.autoscalers,
-        await asyncio.gather(*(_apply_autoscaler(client, ns, a) for a in plan.autoscalers)),
+        await asyncio.gather(*(writer.put_or_create("horizontalpodautoscalers", a.hpa) for a in plan.autoscalers)),
         strict=True,
     ):
         if ok:
             done.created.append(autoscaler.name)
     await asyncio.gather(
-        *(
-            client.request(
-                "PATCH",
-                resource_path("Model", ns, name, "status"),
-                {"status": patch},
-                content_type=MERGE_PATCH,
-            )
-            for name, patch in plan.model_patches.items()
-        )
+        *(writer.patch_sedna("Model", name, {"status": patch}, "status") for name, patch in plan.model_patches.items())
     )
     if plan.annotations:
         current = body["metadata"].get("annotations") or {}
         if any(current.get(k) != v for k, v in plan.annotations.items()):
             patch = {"metadata": {"annotations": plan.annotations}}
-            done.written = await client.request(
-                "PATCH", resource_path(resource.kind, ns, resource.name), patch, content_type=MERGE_PATCH
-            )
+            done.written = await writer.patch_sedna(resource.kind, resource.name, patch)
     status = body.get("status") or {}
     if plan.status_patch and merge_patch(status, plan.status_patch) != status:
-        done.written = await client.request(
-            "PATCH",
-            resource_path(resource.kind, ns, resource.name, "status"),
-            {"status": plan.status_patch},
-            content_type=MERGE_PATCH,
-        )
+        done.written = await writer.patch_sedna(resource.kind, resource.name, {"status": plan.status_patch}, "status")
         done.status_patched = True
     ref = object_ref(body)
     for event in plan.events:
@@ -269,4 +288,6 @@ async def apply_plan(
         options = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
         if await _ignore(404, client.request("DELETE", resource_path(resource.kind, ns, resource.name), options)):
             done.deleted.append(f"{resource.kind}/{resource.name}")
+            if cache is not None:
+                cache.deleted(KINDS[resource.kind].plural, ns, resource.name)
     return done

@@ -11,8 +11,10 @@ its pods, services, Deployments and HPAs) ends in :meth:`Engine.reconcile`, whic
   the last reconcile saw it): our status write needs no re-observe. Instead the reconciler is
   run once more, in memory, on the written object: only if that pass would still change
   something (a state machine taking its next step) is a real reconcile made;
-- always reads fresh state from the API server when it reconciles, so the outcome never
-  depends on which trigger came first;
+- reads the current state when it reconciles (never the trigger's copy), so the outcome never
+  depends on which trigger came first: from the operator's watch indices plus its own writes
+  not yet seen on the watch (:mod:`.cache`), or from the API server until kopf has handed the
+  indices over;
 - schedules the next look (``plan.requeue_after``, or a growing back-off after an error).
 
 The schedule is held in memory, and losing it is harmless: at start-up kopf lists every
@@ -49,10 +51,11 @@ from ...core.registry import KindController, controllers
 from ...core.reports import reports_of
 from ...lc.auth import REPORT_TOKEN_ENV, aggregation_env, market_env, report_token
 from .apply import AppliedPlan, apply_plan, object_ref, post_event
+from .cache import WatchCache
 from .client import ApiError, KubeClient
 from .config import OperatorConfig
 from .metrics import ERRORS, LATENCY, RECONCILES, WorkerCounts
-from .observe import observe, resource_path
+from .observe import Reads, observe, resource_path
 
 __all__ = ["Key", "Engine", "Controller", "load_controllers"]
 
@@ -151,6 +154,8 @@ class Engine:
     def __init__(self, client: KubeClient, config: OperatorConfig, controllers: Mapping[str, Any]):
         self.client = client
         self.config = config
+        self.cache = WatchCache()
+        self.reads = Reads(client, self.cache)
         self.controllers = dict(controllers)
         self.workers = WorkerCounts()
         self.errors = 0
@@ -251,18 +256,10 @@ class Engine:
             log.info("reconciled %s: %s", key, applied, extra={"resource": str(key)})
 
     async def _get(self, key: Key) -> dict[str, Any] | None:
-        try:
-            body: dict[str, Any] = await self.client.request(
-                "GET", resource_path(key.kind, key.namespace, key.name)
-            )
-            return body
-        except ApiError as exc:
-            if exc.not_found:
-                return None
-            raise
+        return await self.reads.resource(key.kind, key.namespace, key.name)
 
     async def _run(self, key: Key, body: dict[str, Any]) -> tuple[AppliedPlan, Plan]:
-        resource, obs = await observe(self.client, self.config, body)
+        resource, obs = await observe(self.reads, self.config, body)
         self._invalid.pop(key, None)
         plan: Plan = self.controllers[key.kind].reconcile(obs)
         if self.config.lc_secret and plan.create_workers:  # kinds without workers (Dataset) get no token
@@ -274,7 +271,7 @@ class Engine:
         self._created[key] = {w.name for w in plan.create_workers if w.deployment is not None} | {
             a.name for a in plan.autoscalers
         }
-        applied = await apply_plan(self.client, body, resource, plan, existing)
+        applied = await apply_plan(self.client, body, resource, plan, existing, cache=self.cache)
         self.workers.set((key.kind, key.namespace, key.name), [w.phase for w in obs.workers])
         self._known[key] = essence(applied.written if applied.written is not None else body)
         if applied.written is not None and self._after_own_write(key, obs, plan, applied.written, existing):
@@ -359,8 +356,8 @@ class Engine:
         if module is None or not hasattr(module, "cleanup"):
             return
         try:
-            resource, obs = await observe(self.client, self.config, body)
-            await apply_plan(self.client, body, resource, module.cleanup(obs))
+            resource, obs = await observe(self.reads, self.config, body)
+            await apply_plan(self.client, body, resource, module.cleanup(obs), cache=self.cache)
         except ApiError as exc:
             if not exc.not_found:
                 log.warning("cleanup of %s: %s", key, exc)

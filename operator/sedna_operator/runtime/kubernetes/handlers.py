@@ -32,6 +32,7 @@ import kopf
 
 from ...api import GROUP, KINDS, VERSION
 from ...core.registry import SETTLING_KINDS
+from .cache import index_functions, index_id
 from .children import ChildEvents
 from .config import OperatorConfig
 from .engine import Engine, Key
@@ -90,10 +91,11 @@ CHILD_DELAY = 0.1
 OWN_ADDED = frozenset({"deployments", "horizontalpodautoscalers"})
 
 
-def _register_kind(registry: kopf.OperatorRegistry, engine: Engine, kind: str, children: ChildEvents) -> None:
+def _register_kind(registry: kopf.OperatorRegistry, engine: Engine, kind: str, events: ChildEvents) -> None:
     plural = KINDS[kind].plural
 
-    async def on_event(body: kopf.Body, type: str | None, **_: Any) -> None:
+    async def on_event(body: kopf.Body, type: str | None, **kwargs: Any) -> None:
+        engine.cache.bind(kwargs)
         key = _key(kind, body)
         if type == "DELETED":
             engine.forget(key)
@@ -102,12 +104,13 @@ def _register_kind(registry: kopf.OperatorRegistry, engine: Engine, kind: str, c
         else:  # None (initial listing), ADDED, MODIFIED
             await engine.reconcile(key, seen=body)
 
-    async def on_child(body: kopf.Body, type: str | None, resource: kopf.Resource, **_: Any) -> None:
+    async def on_child(body: kopf.Body, type: str | None, resource: kopf.Resource, **kwargs: Any) -> None:
+        engine.cache.bind(kwargs)
         owner = owner_of(dict(body))
         if owner is None:  # a Deployment's pod: its controller is a ReplicaSet
             name = (body["metadata"].get("labels") or {}).get(label_key(kind, "name"))
             owner = (kind, name) if name else None
-        if owner is None or owner[0] != kind or not children.matters(resource.plural, kind, body, type):
+        if owner is None or owner[0] != kind or not events.matters(resource.plural, kind, body, type):
             return
         key = Key(kind, body["metadata"]["namespace"], owner[1])
         # A Deployment or HPA we just created: our own write, planned with by the reconcile that
@@ -117,13 +120,18 @@ def _register_kind(registry: kopf.OperatorRegistry, engine: Engine, kind: str, c
         engine.kick_soon(key, CHILD_DELAY)
 
     kopf.on.event(GROUP, VERSION, plural, id="sedna-watch", registry=registry)(on_event)
+    kopf.index(GROUP, VERSION, plural, id=index_id(plural), registry=registry)(index_functions())
     selector = {label_key(kind, "uid"): kopf.PRESENT}
-    for child in ("pods", "services") if kind not in SETTLING_KINDS else ():
-        kopf.on.event("v1", child, id=f"sedna-{plural}-{child}", labels=selector, registry=registry)(on_child)
-    for group, version, child in (
-        (("apps", "v1", "deployments"), ("autoscaling", "v2", "horizontalpodautoscalers")) if kind in WORKLOAD_KINDS else ()
-    ):
-        kopf.on.event(group, version, child, id=f"sedna-{plural}-{child}", labels=selector, registry=registry)(on_child)
+    # Each child's events reach on_child, and its objects fill this kind's index of that child.
+    children: list[tuple[str, ...]] = []
+    if kind not in SETTLING_KINDS:
+        children += [("v1", "pods"), ("v1", "services")]
+    if kind in WORKLOAD_KINDS:
+        children += [("apps", "v1", "deployments"), ("autoscaling", "v2", "horizontalpodautoscalers")]
+    for selector_args in children:
+        child = selector_args[-1]
+        kopf.on.event(*selector_args, id=f"sedna-{plural}-{child}", labels=selector, registry=registry)(on_child)
+        kopf.index(*selector_args, id=index_id(child, kind), labels=selector, registry=registry)(index_functions(kind))
 
 
 def build_registry(engine: Engine, config: OperatorConfig) -> kopf.OperatorRegistry:

@@ -2,8 +2,9 @@
 
 :func:`observe` does the reads: the resource, its owned pods (and Deployments / HPAs), the
 Datasets, Models and Secrets it names; the pure conversion to the Observation is
-:mod:`sedna_operator.core.observation`, shared with the local runtime. Every read is fresh (no
-cache), so a reconcile sees exactly what etcd holds and an operator restart loses nothing.
+:mod:`sedna_operator.core.observation`, shared with the local runtime. The reads come from
+:class:`Reads`: fresh from the API server, or from the operator's watch indices plus its own
+pending writes (:mod:`.cache`), which an operator restart rebuilds from a fresh listing.
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ from ...core.observation import (
     referenced_names,
     workload_of,
 )
-from ...core.registry import WORKLOAD_KINDS
+from ...core.registry import SETTLING_KINDS, WORKLOAD_KINDS
 from ...core.reports import parse_report, reports_of
+from .cache import WatchCache
 from .client import ApiError, KubeClient
 from .config import OperatorConfig
 
@@ -52,6 +54,7 @@ __all__ = [
     "referenced_names",
     # this module's own
     "resource_path",
+    "Reads",
     "list_workers",
     "list_workloads",
     "observe",
@@ -60,6 +63,13 @@ __all__ = [
 
 def resource_path(kind: str, namespace: str, name: str | None = None, sub: str | None = None) -> str:
     return KubeClient.custom_path(GROUP, VERSION, namespace, KINDS[kind].plural, name, sub)
+
+
+def _child_path(plural: str, namespace: str, name: str | None = None) -> str:
+    group = {"deployments": ("apps", "v1"), "horizontalpodautoscalers": ("autoscaling", "v2")}.get(plural)
+    if group is None:
+        return KubeClient.core_path(namespace, plural, name)
+    return KubeClient.custom_path(*group, namespace, plural, name)
 
 
 async def _get_or_none(client: KubeClient, path: str) -> dict[str, Any] | None:
@@ -72,54 +82,89 @@ async def _get_or_none(client: KubeClient, path: str) -> dict[str, Any] | None:
         raise
 
 
+class Reads:
+    """Where :func:`observe` reads from: the API server (every read fresh), or, given a bound
+    :class:`~.cache.WatchCache`, the operator's watch indices and its own pending writes, falling
+    back to the API for what no index covers (Secrets, kinds not handled)."""
+
+    def __init__(self, client: KubeClient, cache: WatchCache | None = None):
+        self.client = client
+        self.cache = cache
+
+    async def resource(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A sedna.io object (the resource itself, a Dataset or Model it names)."""
+        plural = KINDS[kind].plural
+        if self.cache is not None and self.cache.covers(plural):
+            return self.cache.get(plural, namespace, name)
+        return await _get_or_none(self.client, resource_path(kind, namespace, name))
+
+    async def child(self, plural: str, owner_kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """One child of ``owner_kind`` (a Service, ...) by name."""
+        if self.cache is not None and self.cache.covers(plural, owner_kind):
+            return self.cache.get(plural, namespace, name, owner_kind)
+        return await _get_or_none(self.client, _child_path(plural, namespace, name))
+
+    async def owned(self, plural: str, owner_kind: str, namespace: str, uid: str) -> list[dict[str, Any]]:
+        """The children of ``plural`` carrying ``owner_kind``'s uid label with value ``uid``."""
+        if self.cache is not None and self.cache.covers(plural, owner_kind):
+            return self.cache.owned(plural, owner_kind, namespace, uid)
+        params = {"labelSelector": f"{label_key(owner_kind, 'uid')}={uid}"}
+        body = await self.client.request("GET", _child_path(plural, namespace), params=params)
+        return list(body.get("items") or [])
+
+    async def secret(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await _get_or_none(self.client, KubeClient.core_path(namespace, "secrets", name))
+
+
 def _controlled_by(obj: dict[str, Any], uid: str) -> bool:
     return any(r.get("uid") == uid and r.get("controller") for r in obj["metadata"].get("ownerReferences") or [])
-
-
-async def _list_owned(client: KubeClient, path: str, kind: str, uid: str) -> list[dict[str, Any]]:
-    """Objects at ``path`` carrying the resource's uid label and its controller ownerReference."""
-    body = await client.request("GET", path, params={"labelSelector": f"{label_key(kind, 'uid')}={uid}"})
-    return [o for o in body.get("items") or [] if _controlled_by(o, uid)]
-
-
-async def _labelled_pods(client: KubeClient, kind: str, namespace: str, uid: str) -> list[dict[str, Any]]:
-    params = {"labelSelector": f"{label_key(kind, 'uid')}={uid}"}
-    body = await client.request("GET", KubeClient.core_path(namespace, "pods"), params=params)
-    return list(body.get("items") or [])
 
 
 def _owned_pods(pods: list[dict[str, Any]], uid: str, deployments: frozenset[str]) -> list[dict[str, Any]]:
     return [p for p in pods if _controlled_by(p, uid) or workload_of(p, deployments)]
 
 
+async def _pods(reads: Reads, kind: str, namespace: str, uid: str) -> list[dict[str, Any]]:
+    """The pods carrying the resource's uid label; none for the settling kinds (Dataset, Model),
+    which own no workers and whose pods the operator does not watch."""
+    return [] if kind in SETTLING_KINDS else await reads.owned("pods", kind, namespace, uid)
+
+
+def _as_reads(source: KubeClient | Reads) -> Reads:
+    return source if isinstance(source, Reads) else Reads(source)
+
+
 async def list_workers(
-    client: KubeClient, kind: str, namespace: str, uid: str, deployments: frozenset[str] = frozenset()
+    source: KubeClient | Reads, kind: str, namespace: str, uid: str, deployments: frozenset[str] = frozenset()
 ) -> list[dict[str, Any]]:
     """Pods carrying the resource's uid label, controlled by it or by an owned Deployment's ReplicaSet."""
-    return _owned_pods(await _labelled_pods(client, kind, namespace, uid), uid, deployments)
+    return _owned_pods(await _as_reads(source).owned("pods", kind, namespace, uid), uid, deployments)
 
 
 async def list_workloads(
-    client: KubeClient, kind: str, namespace: str, uid: str
+    source: KubeClient | Reads, kind: str, namespace: str, uid: str
 ) -> tuple[dict[str, ObservedDeployment] | None, dict[str, str | None]]:
     """The resource's Deployments and HPAs (name -> recorded spec hash); ``(None, {})`` for a
     kind whose workers are only pods."""
     if kind not in WORKLOAD_KINDS:
         return None, {}
+    reads = _as_reads(source)
     deployments, hpas = await asyncio.gather(
-        _list_owned(client, KubeClient.custom_path("apps", "v1", namespace, "deployments"), kind, uid),
-        _list_owned(
-            client, KubeClient.custom_path("autoscaling", "v2", namespace, "horizontalpodautoscalers"), kind, uid
-        ),
+        reads.owned("deployments", kind, namespace, uid),
+        reads.owned("horizontalpodautoscalers", kind, namespace, uid),
     )
     return (
-        {d["metadata"]["name"]: observed_deployment(d, kind) for d in deployments},
-        {h["metadata"]["name"]: (h["metadata"].get("annotations") or {}).get(TEMPLATE_HASH_ANNOTATION) for h in hpas},
+        {d["metadata"]["name"]: observed_deployment(d, kind) for d in deployments if _controlled_by(d, uid)},
+        {
+            h["metadata"]["name"]: (h["metadata"].get("annotations") or {}).get(TEMPLATE_HASH_ANNOTATION)
+            for h in hpas
+            if _controlled_by(h, uid)
+        },
     )
 
 
 async def observe(
-    client: KubeClient, config: OperatorConfig, body: dict[str, Any]
+    source: KubeClient | Reads, config: OperatorConfig, body: dict[str, Any]
 ) -> tuple[Resource[Any, Any], Observation]:
     """Read everything the reconciler of ``body``'s kind may look at. Raises on API errors.
 
@@ -129,23 +174,22 @@ async def observe(
     base = namespace_base(config.relative_path_root, namespace)
     resource = parse_resource(resolve_relative_paths(body, base))
     ns, kind, uid = resource.namespace, resource.kind, resource.metadata.uid or ""
+    reads = _as_reads(source)
     datasets, models, secrets = referenced_names(body.get("spec") or {})
     # All reads at once (one round trip, not two): the pods are filtered afterwards, a pod being
     # kept if its ReplicaSet's Deployment is one of ours.
     ds_found, model_found, (deployments, autoscalers), labelled = await asyncio.gather(
-        asyncio.gather(*(_get_or_none(client, resource_path("Dataset", ns, n)) for n in sorted(datasets))),
-        asyncio.gather(*(_get_or_none(client, resource_path("Model", ns, n)) for n in sorted(models))),
-        list_workloads(client, kind, ns, uid),
-        _labelled_pods(client, kind, ns, uid),
+        asyncio.gather(*(reads.resource("Dataset", ns, n) for n in sorted(datasets))),
+        asyncio.gather(*(reads.resource("Model", ns, n) for n in sorted(models))),
+        list_workloads(reads, kind, ns, uid),
+        _pods(reads, kind, ns, uid),
     )
     owned_deployments = frozenset(deployments or ())
     pods = _owned_pods(labelled, uid, owned_deployments)
     ds_objs = [resolve_relative_paths({"kind": "Dataset", **o}, base) if o else None for o in ds_found]
     model_objs = [resolve_relative_paths({"kind": "Model", **o}, base) if o else None for o in model_found]
     secrets |= credential_names(o for o in [*ds_objs, *model_objs] if o)
-    secret_objs = await asyncio.gather(
-        *(_get_or_none(client, KubeClient.core_path(ns, "secrets", n)) for n in sorted(secrets))
-    )
+    secret_objs = await asyncio.gather(*(reads.secret(ns, n) for n in sorted(secrets)))
     return resource, observation(
         resource,
         now=datetime.now(UTC),
