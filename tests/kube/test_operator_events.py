@@ -11,9 +11,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import kopf
+import pytest
+
 from sedna_operator.controllers.plan import Plan, ServicePlan, WorkerPlan
 from sedna_operator.runtime.kubernetes.children import ChildEvents
 from sedna_operator.runtime.kubernetes.engine import _more_to_do, essence
+from sedna_operator.runtime.kubernetes.handlers import EventsOnlyDiffBase, _refuse_change_handlers
 
 KIND = "JointInferenceService"
 
@@ -113,3 +117,16 @@ def test_after_an_own_write_only_a_further_step_needs_a_real_reconcile() -> None
     assert not _more_to_do(first, Plan(create_workers=[_worker("w-0")]), written, frozenset({"w-0"}))
     assert _more_to_do(first, Plan(delete_workers=["w-1"]), written, frozenset())
     assert _more_to_do(first, Plan(delete_self=True), written, frozenset())
+
+
+def test_no_diff_base_is_built_and_change_handlers_are_refused() -> None:
+    """kopf's diff base (a deep copy per watch event) serves only change handlers and daemons;
+    the operator keeps none, and refuses a registry that would need one."""
+    storage = EventsOnlyDiffBase(prefix="sedna.io", key="last-handled-configuration", v1=False)
+    assert storage.build(body=kopf.Body(_deployment())) == {}
+    registry = kopf.OperatorRegistry()
+    kopf.on.event("v1", "pods", registry=registry)(lambda **_: None)
+    _refuse_change_handlers(registry)  # event handlers only: fine
+    kopf.on.create("v1", "pods", registry=registry)(lambda **_: None)
+    with pytest.raises(RuntimeError, match="diff base"):
+        _refuse_change_handlers(registry)

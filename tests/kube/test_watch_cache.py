@@ -9,9 +9,16 @@ JointInferenceService comes up) and by every other test of this package.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from sedna_operator.runtime.kubernetes.cache import EXPECTATION_TTL, WatchCache, index_functions, index_id
+from sedna_operator.runtime.kubernetes.cache import (
+    EXPECTATION_TTL,
+    WatchCache,
+    index_functions,
+    index_id,
+    index_keys,
+)
 
 KIND = "JointInferenceService"
 UID_LABEL = "jointinferenceservice.sedna.io/uid"
@@ -31,7 +38,7 @@ class FakeIndices:
     def put(self, plural: str, body: dict[str, Any], owner: str | None = KIND) -> None:
         index = self.kwargs[index_id(plural, owner)]
         self.drop(plural, body["metadata"]["name"], owner)
-        for key, value in index_functions(owner)(body=body).items():
+        for key, value in index_keys(body, owner).items():
             index.setdefault(key, []).append(value)
 
     def drop(self, plural: str, name: str, owner: str | None = KIND) -> None:
@@ -138,8 +145,9 @@ def test_sedna_objects_are_indexed_by_namespace_and_name_and_status_writes_show_
 
 def test_children_are_found_by_name_and_by_owner_uid() -> None:
     body = _obj("d-1", 1)
-    keys = index_functions(KIND)(body=body)
+    # What kopf calls (a coroutine, so kopf does not hand it to a thread pool).
+    keys = asyncio.run(index_functions(KIND)(body=body, logger=None))
     assert set(keys) == {("name", "ns", "d-1"), ("uid", "ns", "u-1")}
     unlabelled = {"metadata": {"name": "d-2", "namespace": "ns"}}
-    assert set(index_functions(KIND)(body=unlabelled)) == {("name", "ns", "d-2")}
-    assert set(index_functions()(body=body)) == {("ns", "d-1")}
+    assert set(index_keys(unlabelled, KIND)) == {("name", "ns", "d-2")}
+    assert set(index_keys(body)) == {("ns", "d-1")}

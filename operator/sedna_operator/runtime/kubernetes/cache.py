@@ -24,14 +24,14 @@ Losing all of this is harmless: a restarted operator's indices are listed afresh
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ...api import KINDS
 from ...core.observation import label_key
 
-__all__ = ["WatchCache", "EXPECTATION_TTL", "CHILD_PLURALS", "index_id", "index_functions"]
+__all__ = ["WatchCache", "EXPECTATION_TTL", "CHILD_PLURALS", "index_id", "index_keys", "index_functions"]
 
 # The child resources whose watch events reach the operator (handlers.py registers them).
 CHILD_PLURALS = ("pods", "services", "deployments", "horizontalpodautoscalers")
@@ -54,25 +54,28 @@ def _snapshot(body: Mapping[str, Any]) -> Body:
     return dict(body)
 
 
-def index_functions(owner_kind: str | None = None) -> Callable[..., dict[tuple[str, ...], Body]]:
-    """The ``kopf.index`` function of a sedna.io kind (key: namespace, name) or of one owning
-    kind's children (keys: ``("uid", namespace, owner uid)`` and ``("name", namespace, name)``)."""
-    uid_label = label_key(owner_kind, "uid") if owner_kind else None
+def index_keys(body: Mapping[str, Any], owner_kind: str | None = None) -> dict[tuple[str, ...], Body]:
+    """What the index of a sedna.io kind (key: namespace, name) or of one owning kind's children
+    (keys: ``("uid", namespace, owner uid)`` and ``("name", namespace, name)``) holds for ``body``."""
+    meta = body.get("metadata") or {}
+    ns, snap = str(meta.get("namespace")), _snapshot(body)
+    if owner_kind is None:
+        return {(ns, str(meta.get("name"))): snap}
+    keys: dict[tuple[str, ...], Body] = {("name", ns, str(meta.get("name"))): snap}
+    uid = (meta.get("labels") or {}).get(label_key(owner_kind, "uid"))
+    if uid:
+        keys[("uid", ns, str(uid))] = snap
+    return keys
 
-    def by_name(body: Mapping[str, Any], **_: Any) -> dict[tuple[str, ...], Body]:
-        meta = body.get("metadata") or {}
-        return {(str(meta.get("namespace")), str(meta.get("name"))): _snapshot(body)}
 
-    def by_owner(body: Mapping[str, Any], **_: Any) -> dict[tuple[str, ...], Body]:
-        meta = body.get("metadata") or {}
-        ns, snap = str(meta.get("namespace")), _snapshot(body)
-        keys: dict[tuple[str, ...], Body] = {("name", ns, str(meta.get("name"))): snap}
-        uid = (meta.get("labels") or {}).get(uid_label or "")
-        if uid:
-            keys[("uid", ns, str(uid))] = snap
-        return keys
+def index_functions(owner_kind: str | None = None) -> Callable[..., Awaitable[dict[tuple[str, ...], Body]]]:
+    """The ``kopf.index`` function for :func:`index_keys`. A coroutine: kopf runs a plain
+    function in a thread pool, which on every watch event cost more than the indexing itself."""
 
-    return by_name if owner_kind is None else by_owner
+    async def index(body: Mapping[str, Any], **_: Any) -> dict[tuple[str, ...], Body]:
+        return index_keys(body, owner_kind)
+
+    return index
 
 
 def _version(body: Mapping[str, Any] | None) -> int | None:
