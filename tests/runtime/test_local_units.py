@@ -254,6 +254,39 @@ def test_runner_adopts_a_live_process(tmp_path: Path) -> None:
     runner.children.clear()
 
 
+def _as_if_killed_before_recording(store: Store) -> None:
+    """The store as a `sedna run` SIGKILLed between launching w1 and storing its pid left it."""
+    store.update_worker("w1", pid=None, pid_started=None, phase="Pending", started_at=None)
+
+
+def test_runner_adopts_a_process_an_interrupted_run_started_but_never_recorded(tmp_path: Path) -> None:
+    store, runner, row = _runner(tmp_path, "import time; time.sleep(1.0)")
+    runner.start(row)
+    started = store.worker("w1")
+    assert started is not None and started.pid
+    _as_if_killed_before_recording(store)
+    fresh = Runner(store, runner.build)
+    fresh.sync()
+    live = store.worker("w1")
+    assert live is not None and live.phase == "Running" and live.pid == started.pid  # not a second process
+    done = _wait_phase(store, fresh, "Succeeded")
+    log = Path(done.log_path).read_text()
+    assert log.count("Z start ") == 1 and "adopted pid" in log, log
+    runner.children.clear()
+
+
+def test_runner_records_the_end_of_a_process_an_interrupted_run_never_recorded(tmp_path: Path) -> None:
+    store, runner, row = _runner(tmp_path, "import sys; sys.exit(4)")
+    runner.start(row)
+    runner.children.pop("w1").wait(10)
+    _as_if_killed_before_recording(store)
+    fresh = Runner(store, runner.build)
+    fresh.sync()
+    done = store.worker("w1")
+    assert done is not None and done.phase == "Failed" and done.exit_code == 4
+    assert Path(done.log_path).read_text().count("Z start ") == 1
+
+
 def test_expand_matches_kubernetes() -> None:
     assert expand("$(A)/$(B)/$$(A)", {"A": "x"}) == "x/$(B)/$(A)"
 

@@ -65,6 +65,7 @@ class Runner:
         #: runtime delivers the reports it buffered, see ``spool``)
         self.on_exit: Callable[[WorkerRow], None] | None = None
         self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self._recovered = False  # recover_interrupted_starts runs once, on the first sync
         # worker logs and pod files may hold what workers print and Secret volumes: owner only
         store.logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         store.pods_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -178,9 +179,50 @@ class Runner:
         except (OSError, ValueError):
             return default
 
+    def recover_interrupted_starts(self) -> list[str]:
+        """Adopt the workers a killed ``sedna run`` started but did not record.
+
+        A run killed between starting a worker's launcher and storing its pid leaves the process
+        running (in its own session, by design) with no pid in the store; starting the worker
+        again would run it twice. The launcher's argv names the worker's exit file, which is
+        unique per worker, so a live one is found among the processes and adopted; one that has
+        already ended left its exit code in that file (``start`` removes the file before it
+        launches, so for a never-recorded worker the file can only be that process's)."""
+        rows = [r for r in self.store.workers() if r.pid is None and not r.deleting and r.phase in ("Pending", "Running")]
+        if not rows:
+            return []
+        wanted = {str(self._exit_file(r.name)): r for r in rows}
+        adopted: list[str] = []
+        for proc in psutil.process_iter(["pid", "cmdline", "create_time"]):
+            cmd = proc.info.get("cmdline") or []
+            row = wanted.pop(cmd[2], None) if len(cmd) >= 3 and cmd[1] == LAUNCHER else None
+            if row is None or not _alive(proc.pid, proc.info.get("create_time")):
+                continue
+            self._note(row.name, f"adopted pid {proc.pid}, started by an interrupted run")
+            self.store.update_worker(
+                row.name, pid=proc.pid, pid_started=proc.info.get("create_time"), phase="Running", exit_code=None,
+                started_at=row.started_at or now_iso(), log_path=str(self.log_path(row.name)), message="",
+                next_start=None,
+            )  # fmt: skip
+            adopted.append(row.name)
+        for path, row in wanted.items():
+            if row.phase == "Pending" and Path(path).exists():
+                self._note(row.name, "started by an interrupted run and already ended")
+                self.store.update_worker(row.name, started_at=row.started_at or now_iso(), log_path=str(self.log_path(row.name)))
+                self._ended(row, self._read_exit_file(row.name, None), self.clock())
+                adopted.append(row.name)
+        return adopted
+
+    def _note(self, name: str, text: str) -> None:
+        with open(self.log_path(name), "ab") as log:
+            log.write(f"[sedna run] {now_iso()} {text}\n".encode())
+
     def sync(self) -> list[str]:
         """Poll every worker, apply restart policies, start due restarts; returns names that changed."""
         changed = []
+        if not self._recovered:
+            self._recovered = True
+            changed += self.recover_interrupted_starts()
         now = self.clock()
         for row in self.store.workers():
             if row.deleting:
@@ -202,31 +244,35 @@ class Runner:
             if not exited:
                 continue
             changed.append(row.name)
-            if self.on_exit is not None:
-                try:
-                    self.on_exit(row)
-                except Exception:  # delivering late reports must never stop the run
-                    LOGGER.exception("after %s ended", row.name)
-            policy = (row.pod_obj.get("spec") or {}).get("restartPolicy")
-            with open(self.log_path(row.name), "ab") as log:
-                log.write(
-                    f"[sedna run] {now_iso()} exited with {code if code is not None else 'unknown (lost)'}\n".encode()
-                )
-            if should_restart(policy, code):
-                self.store.update_worker(
-                    row.name, pid=None, exit_code=code, next_start=now + restart_delay(row.restarts)
-                )
-            else:
-                phase = "Succeeded" if code == 0 else "Failed"
-                self.store.update_worker(
-                    row.name,
-                    pid=None,
-                    exit_code=code,
-                    phase=phase,
-                    finished_at=now_iso(),
-                    message="" if code is not None else "process lost",
-                )
+            self._ended(row, code, now)
         return changed
+
+    def _ended(self, row: WorkerRow, code: int | None, now: float) -> None:
+        """Record that ``row``'s process ended with ``code``: restart it or finish it."""
+        if self.on_exit is not None:
+            try:
+                self.on_exit(row)
+            except Exception:  # delivering late reports must never stop the run
+                LOGGER.exception("after %s ended", row.name)
+        policy = (row.pod_obj.get("spec") or {}).get("restartPolicy")
+        with open(self.log_path(row.name), "ab") as log:
+            log.write(
+                f"[sedna run] {now_iso()} exited with {code if code is not None else 'unknown (lost)'}\n".encode()
+            )
+        if should_restart(policy, code):
+            self.store.update_worker(
+                row.name, pid=None, exit_code=code, next_start=now + restart_delay(row.restarts)
+            )
+        else:
+            phase = "Succeeded" if code == 0 else "Failed"
+            self.store.update_worker(
+                row.name,
+                pid=None,
+                exit_code=code,
+                phase=phase,
+                finished_at=now_iso(),
+                message="" if code is not None else "process lost",
+            )
 
     # ---- stopping ------------------------------------------------------------------------
 
