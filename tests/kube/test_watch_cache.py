@@ -151,3 +151,31 @@ def test_children_are_found_by_name_and_by_owner_uid() -> None:
     unlabelled = {"metadata": {"name": "d-2", "namespace": "ns"}}
     assert set(index_keys(unlabelled, KIND)) == {("name", "ns", "d-2")}
     assert set(index_keys(body)) == {("ns", "d-1")}
+
+
+def test_a_pod_we_deleted_shows_terminating_until_the_index_drops_it() -> None:
+    """A pod's DELETE answers with the pod, terminating (what a fresh read shows); once the
+    watch drops it, it is gone at once, not held for the expectation's lifetime."""
+    indices = FakeIndices()
+    indices.kwargs[index_id("pods", KIND)] = {}
+    cache = _cache(indices)
+    indices.put("pods", _obj("worker", 5))
+    terminating = _obj("worker", 6)
+    terminating["metadata"]["deletionTimestamp"] = "2026-12-02T00:00:00Z"
+    cache.wrote("pods", terminating, KIND, deleted=True)
+    [seen] = cache.owned("pods", KIND, "ns", "u-1")
+    assert seen["metadata"]["deletionTimestamp"]
+    indices.drop("pods", "worker")  # the DELETED event
+    assert cache.owned("pods", KIND, "ns", "u-1") == [] and cache.pending() == 0
+
+
+def test_a_pod_deleted_at_once_is_not_held_as_a_live_pod() -> None:
+    """An unscheduled pod is deleted at once and the DELETE answers with the pod as it was (no
+    deletionTimestamp): once the watch drops it, it is gone."""
+    indices = FakeIndices()
+    indices.kwargs[index_id("pods", KIND)] = {}
+    cache = _cache(indices)
+    indices.put("pods", _obj("pending-worker", 5))
+    cache.wrote("pods", _obj("pending-worker", 5), KIND, deleted=True)
+    indices.drop("pods", "pending-worker")
+    assert cache.owned("pods", KIND, "ns", "u-1") == [] and cache.get("pods", "ns", "pending-worker", KIND) is None

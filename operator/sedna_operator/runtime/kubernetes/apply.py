@@ -110,7 +110,7 @@ class _Writer:
             # A pod answers with itself, terminating (what a fresh read would show); a Deployment
             # or Service is gone.
             if deleted and isinstance(response, dict) and response.get("kind") not in (None, "Status"):
-                self._remember(plural, response, self.owner_kind)
+                self.cache.wrote(plural, response, self.owner_kind, deleted=True)
             else:
                 self.cache.deleted(plural, self.ns, name, self.owner_kind)
         return deleted

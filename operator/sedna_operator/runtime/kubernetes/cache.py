@@ -95,6 +95,7 @@ class _Expectation:
     version: int | None  # of our write; for a deletion, of the version we deleted
     uid: str | None  # owner uid label value (children), for owned() lists
     at: float
+    deleted: bool = False  # body is what our DELETE answered: absent from the index means gone
 
 
 Ref = tuple[str, str, str, str]  # owner kind ("" for sedna.io kinds), plural, namespace, name
@@ -156,14 +157,18 @@ class WatchCache:
 
     # Writes ------------------------------------------------------------------------------
 
-    def wrote(self, plural: str, body: Mapping[str, Any], owner_kind: str | None = None) -> None:
-        """Our write's response: what reads show until the index holds this version."""
+    def wrote(
+        self, plural: str, body: Mapping[str, Any], owner_kind: str | None = None, *, deleted: bool = False
+    ) -> None:
+        """Our write's response: what reads show until the index holds this version. With
+        ``deleted`` it is what a DELETE answered (a pod, terminating): shown until the index
+        catches up, and gone once the index no longer holds the object."""
         meta = body.get("metadata") or {}
         if not meta.get("name"):
             return
         uid = (meta.get("labels") or {}).get(label_key(owner_kind, "uid")) if owner_kind else None
         ref = (owner_kind or "", plural, str(meta.get("namespace")), str(meta["name"]))
-        self._expected[ref] = _Expectation(dict(body), _version(body), uid, self._clock())
+        self._expected[ref] = _Expectation(dict(body), _version(body), uid, self._clock(), deleted)
 
     def deleted(self, plural: str, namespace: str, name: str, owner_kind: str | None = None) -> None:
         """We deleted the object: reads hide the version we knew until the index drops it."""
@@ -206,4 +211,8 @@ class WatchCache:
         if found is not None and _newer_or_same(found, exp.version):
             del self._expected[ref]
             return found
+        if found is None and exp.deleted:
+            # Our DELETE's answer (a pod) and the index no longer holds it: gone.
+            del self._expected[ref]
+            return None
         return exp.body
