@@ -15,7 +15,7 @@ from typing import Any
 from sedna_operator.runtime.kubernetes.cache import (
     EXPECTATION_TTL,
     WatchCache,
-    index_functions,
+    index_function,
     index_id,
     index_keys,
 )
@@ -146,7 +146,7 @@ def test_sedna_objects_are_indexed_by_namespace_and_name_and_status_writes_show_
 def test_children_are_found_by_name_and_by_owner_uid() -> None:
     body = _obj("d-1", 1)
     # What kopf calls (a coroutine, so kopf does not hand it to a thread pool).
-    keys = asyncio.run(index_functions(KIND)(body=body, logger=None))
+    keys = asyncio.run(index_function(KIND)(body=body, logger=None))
     assert set(keys) == {("name", "ns", "d-1"), ("uid", "ns", "u-1")}
     unlabelled = {"metadata": {"name": "d-2", "namespace": "ns"}}
     assert set(index_keys(unlabelled, KIND)) == {("name", "ns", "d-2")}

@@ -25,7 +25,7 @@ from ...controllers.workers import deployment_manifest
 from ...core.merge import merge_patch
 from .cache import WatchCache
 from .client import MERGE_PATCH, ApiError, KubeClient
-from .observe import resource_path
+from .observe import Reads, object_path, resource_path
 
 __all__ = ["merge_patch", "apply_plan", "post_event", "object_ref", "event_body", "AppliedPlan"]
 
@@ -81,31 +81,23 @@ class _Writer:
             self.cache.wrote(plural, body, owner_kind)
 
     async def create(self, plural: str, manifest: dict[str, Any]) -> bool:
-        created, body = await _attempt(409, self.client.request("POST", _path(self.ns, plural), manifest))
+        created, body = await _attempt(409, self.client.request("POST", object_path(plural, self.ns), manifest))
         if created:
             self._remember(plural, body, self.owner_kind)
         return created
 
     async def ensure_service(self, manifest: dict[str, Any]) -> bool:
         """Create the Service if it is missing. Looking first avoids a POST per reconcile: a POST
-        that ends in 409 still allocates (and then releases) a ClusterIP on the server. With the
-        watch cache the look costs no request."""
+        that ends in 409 still allocates (and then releases) a ClusterIP on the server. The look
+        goes through :class:`~.observe.Reads`: no request where the watch cache covers Services."""
         name = manifest["metadata"]["name"]
-        if self.cache is not None and self.cache.covers("services", self.owner_kind):
-            if self.cache.get("services", self.ns, name, self.owner_kind) is not None:
-                return False
-        else:
-            try:
-                await self.client.request("GET", _path(self.ns, "services", name))
-                return False
-            except ApiError as exc:
-                if not exc.not_found:
-                    raise
+        if await Reads(self.client, self.cache).child("services", self.owner_kind, self.ns, name) is not None:
+            return False
         return await self.create("services", manifest)
 
     async def delete(self, plural: str, name: str) -> bool:
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
-        deleted, response = await _attempt(404, self.client.request("DELETE", _path(self.ns, plural, name), body))
+        deleted, response = await _attempt(404, self.client.request("DELETE", object_path(plural, self.ns, name), body))
         if self.cache is not None:
             # A pod answers with itself, terminating (what a fresh read would show); a Deployment
             # or Service is gone.
@@ -128,7 +120,7 @@ class _Writer:
             return True
         name = manifest["metadata"]["name"]
         try:
-            live: dict[str, Any] = await self.client.request("GET", _path(self.ns, plural, name))
+            live: dict[str, Any] = await self.client.request("GET", object_path(plural, self.ns, name))
         except ApiError as exc:
             if not exc.not_found:
                 raise
@@ -141,7 +133,7 @@ class _Writer:
             meta[key] = {**(live_meta.get(key) or {}), **(meta.get(key) or {})}
         if keep_replicas and "replicas" in (live.get("spec") or {}):
             body["spec"]["replicas"] = live["spec"]["replicas"]
-        self._remember(plural, await self.client.request("PUT", _path(self.ns, plural, name), body), self.owner_kind)
+        self._remember(plural, await self.client.request("PUT", object_path(plural, self.ns, name), body), self.owner_kind)
         return True
 
     async def worker(self, worker: WorkerPlan) -> bool:
@@ -159,14 +151,6 @@ class _Writer:
         )
         self._remember(KINDS[kind].plural, written)
         return written
-
-
-def _path(namespace: str, plural: str, name: str | None = None) -> str:
-    """The REST path of a namespaced object of the few kinds plans name."""
-    group = {"deployments": ("apps", "v1"), "horizontalpodautoscalers": ("autoscaling", "v2")}.get(plural)
-    if group is None:
-        return KubeClient.core_path(namespace, plural, name)
-    return KubeClient.custom_path(*group, namespace, plural, name)
 
 
 def object_ref(body: dict[str, Any]) -> dict[str, Any]:

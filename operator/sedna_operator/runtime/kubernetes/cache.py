@@ -31,10 +31,7 @@ from typing import Any
 from ...api import KINDS
 from ...core.observation import label_key
 
-__all__ = ["WatchCache", "EXPECTATION_TTL", "CHILD_PLURALS", "index_id", "index_keys", "index_functions"]
-
-# The child resources whose watch events reach the operator (handlers.py registers them).
-CHILD_PLURALS = ("pods", "services", "deployments", "horizontalpodautoscalers")
+__all__ = ["WatchCache", "EXPECTATION_TTL", "index_id", "index_keys", "index_function"]
 # Seconds after which a write the watch never showed is forgotten (Kubernetes' ReplicaSet
 # controller lets its expectations expire after five minutes; ours need only outlive one event).
 EXPECTATION_TTL = 30.0
@@ -54,21 +51,31 @@ def _snapshot(body: Mapping[str, Any]) -> Body:
     return dict(body)
 
 
+def _owner_uid(body: Mapping[str, Any], owner_kind: str | None) -> str | None:
+    """The value of ``owner_kind``'s uid label on a child (None for sedna.io objects)."""
+    if owner_kind is None:
+        return None
+    uid = ((body.get("metadata") or {}).get("labels") or {}).get(label_key(owner_kind, "uid"))
+    return str(uid) if uid else None
+
+
+def _name_key(namespace: str, name: str, owner_kind: str | None) -> tuple[str, ...]:
+    return (namespace, name) if owner_kind is None else ("name", namespace, name)
+
+
 def index_keys(body: Mapping[str, Any], owner_kind: str | None = None) -> dict[tuple[str, ...], Body]:
     """What the index of a sedna.io kind (key: namespace, name) or of one owning kind's children
     (keys: ``("uid", namespace, owner uid)`` and ``("name", namespace, name)``) holds for ``body``."""
     meta = body.get("metadata") or {}
     ns, snap = str(meta.get("namespace")), _snapshot(body)
-    if owner_kind is None:
-        return {(ns, str(meta.get("name"))): snap}
-    keys: dict[tuple[str, ...], Body] = {("name", ns, str(meta.get("name"))): snap}
-    uid = (meta.get("labels") or {}).get(label_key(owner_kind, "uid"))
+    keys: dict[tuple[str, ...], Body] = {_name_key(ns, str(meta.get("name")), owner_kind): snap}
+    uid = _owner_uid(body, owner_kind)
     if uid:
         keys[("uid", ns, str(uid))] = snap
     return keys
 
 
-def index_functions(owner_kind: str | None = None) -> Callable[..., Awaitable[dict[tuple[str, ...], Body]]]:
+def index_function(owner_kind: str | None = None) -> Callable[..., Awaitable[dict[tuple[str, ...], Body]]]:
     """The ``kopf.index`` function for :func:`index_keys`. A coroutine: kopf runs a plain
     function in a thread pool, which on every watch event cost more than the indexing itself."""
 
@@ -130,10 +137,7 @@ class WatchCache:
     def get(self, plural: str, namespace: str, name: str, owner_kind: str | None = None) -> Body | None:
         """The object as the index (or our newer write) holds it; None if absent. Only valid
         where :meth:`covers` is true."""
-        index = self._index(plural, owner_kind)
-        key = (namespace, name) if owner_kind is None else ("name", namespace, name)
-        found = next(iter(index[key]), None) if key in index else None
-        return self._merge_one((owner_kind or "", plural, namespace, name), found)
+        return self._merge_one((owner_kind or "", plural, namespace, name), self._indexed(plural, namespace, name, owner_kind))
 
     def owned(self, plural: str, owner_kind: str, namespace: str, uid: str) -> list[Body]:
         """The children of ``plural`` carrying ``owner_kind``'s uid label with value ``uid``."""
@@ -166,9 +170,8 @@ class WatchCache:
         meta = body.get("metadata") or {}
         if not meta.get("name"):
             return
-        uid = (meta.get("labels") or {}).get(label_key(owner_kind, "uid")) if owner_kind else None
         ref = (owner_kind or "", plural, str(meta.get("namespace")), str(meta["name"]))
-        self._expected[ref] = _Expectation(dict(body), _version(body), uid, self._clock(), deleted)
+        self._expected[ref] = _Expectation(dict(body), _version(body), _owner_uid(body, owner_kind), self._clock(), deleted)
 
     def deleted(self, plural: str, namespace: str, name: str, owner_kind: str | None = None) -> None:
         """We deleted the object: reads hide the version we knew until the index drops it."""
@@ -176,14 +179,11 @@ class WatchCache:
         previous = self._expected.get(ref)
         known = previous.body if previous is not None else None
         if known is None and self.covers(plural, owner_kind):
-            index = self._index(plural, owner_kind)
-            key = (namespace, name) if owner_kind is None else ("name", namespace, name)
-            known = next(iter(index[key]), None) if key in index else None
+            known = self._indexed(plural, namespace, name, owner_kind)
         if known is None:
             self._expected.pop(ref, None)
             return
-        uid = ((known.get("metadata") or {}).get("labels") or {}).get(label_key(owner_kind, "uid")) if owner_kind else None
-        self._expected[ref] = _Expectation(None, _version(known), uid, self._clock())
+        self._expected[ref] = _Expectation(None, _version(known), _owner_uid(known, owner_kind), self._clock())
 
     def pending(self) -> int:
         """How many of our writes the watch has not shown yet (for metrics and tests)."""
@@ -195,6 +195,11 @@ class WatchCache:
         assert self._indices is not None, "WatchCache read before bind()"
         return self._indices[index_id(plural, owner_kind)]
 
+    def _indexed(self, plural: str, namespace: str, name: str, owner_kind: str | None) -> Body | None:
+        """The object as the index alone holds it."""
+        index, key = self._index(plural, owner_kind), _name_key(namespace, name, owner_kind)
+        return next(iter(index[key]), None) if key in index else None
+
     def _merge_one(self, ref: Ref, found: Body | None) -> Body | None:
         exp = self._expected.get(ref)
         if exp is None:
@@ -202,9 +207,9 @@ class WatchCache:
         if self._clock() - exp.at > EXPECTATION_TTL:
             del self._expected[ref]
             return found
-        if exp.body is None:  # our deletion
-            if found is None or (exp.version is not None and _version(found) is not None
-                                 and (_version(found) or 0) > exp.version):
+        if exp.body is None:  # our deletion: hidden until gone, or replaced by a newer version
+            have = _version(found)
+            if found is None or (exp.version is not None and have is not None and have > exp.version):
                 del self._expected[ref]
                 return found
             return None

@@ -32,7 +32,7 @@ import kopf
 
 from ...api import GROUP, KINDS, VERSION
 from ...core.registry import SETTLING_KINDS
-from .cache import index_functions, index_id
+from .cache import index_function, index_id
 from .children import ChildEvents
 from .config import OperatorConfig
 from .engine import Engine, Key
@@ -131,7 +131,7 @@ def _register_kind(registry: kopf.OperatorRegistry, engine: Engine, kind: str, e
         engine.kick_soon(key, CHILD_DELAY)
 
     kopf.on.event(GROUP, VERSION, plural, id="sedna-watch", registry=registry)(on_event)
-    kopf.index(GROUP, VERSION, plural, id=index_id(plural), registry=registry)(index_functions())
+    kopf.index(GROUP, VERSION, plural, id=index_id(plural), registry=registry)(index_function())
     selector = {label_key(kind, "uid"): kopf.PRESENT}
     # Each child's events reach on_child, and its objects fill this kind's index of that child.
     children: list[tuple[str, ...]] = []
@@ -142,7 +142,7 @@ def _register_kind(registry: kopf.OperatorRegistry, engine: Engine, kind: str, e
     for selector_args in children:
         child = selector_args[-1]
         kopf.on.event(*selector_args, id=f"sedna-{plural}-{child}", labels=selector, registry=registry)(on_child)
-        kopf.index(*selector_args, id=index_id(child, kind), labels=selector, registry=registry)(index_functions(kind))
+        kopf.index(*selector_args, id=index_id(child, kind), labels=selector, registry=registry)(index_function(kind))
 
 
 def build_registry(engine: Engine, config: OperatorConfig) -> kopf.OperatorRegistry:

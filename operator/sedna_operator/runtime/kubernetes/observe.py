@@ -54,6 +54,7 @@ __all__ = [
     "referenced_names",
     # this module's own
     "resource_path",
+    "object_path",
     "Reads",
     "list_workers",
     "list_workloads",
@@ -65,7 +66,9 @@ def resource_path(kind: str, namespace: str, name: str | None = None, sub: str |
     return KubeClient.custom_path(GROUP, VERSION, namespace, KINDS[kind].plural, name, sub)
 
 
-def _child_path(plural: str, namespace: str, name: str | None = None) -> str:
+def object_path(plural: str, namespace: str, name: str | None = None) -> str:
+    """The REST path of a namespaced object of the few core/apps/autoscaling kinds the operator
+    reads and writes (pods, Services, Secrets, Events, Deployments, HPAs)."""
     group = {"deployments": ("apps", "v1"), "horizontalpodautoscalers": ("autoscaling", "v2")}.get(plural)
     if group is None:
         return KubeClient.core_path(namespace, plural, name)
@@ -102,18 +105,18 @@ class Reads:
         """One child of ``owner_kind`` (a Service, ...) by name."""
         if self.cache is not None and self.cache.covers(plural, owner_kind):
             return self.cache.get(plural, namespace, name, owner_kind)
-        return await _get_or_none(self.client, _child_path(plural, namespace, name))
+        return await _get_or_none(self.client, object_path(plural, namespace, name))
 
     async def owned(self, plural: str, owner_kind: str, namespace: str, uid: str) -> list[dict[str, Any]]:
         """The children of ``plural`` carrying ``owner_kind``'s uid label with value ``uid``."""
         if self.cache is not None and self.cache.covers(plural, owner_kind):
             return self.cache.owned(plural, owner_kind, namespace, uid)
         params = {"labelSelector": f"{label_key(owner_kind, 'uid')}={uid}"}
-        body = await self.client.request("GET", _child_path(plural, namespace), params=params)
+        body = await self.client.request("GET", object_path(plural, namespace), params=params)
         return list(body.get("items") or [])
 
     async def secret(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return await _get_or_none(self.client, KubeClient.core_path(namespace, "secrets", name))
+        return await _get_or_none(self.client, object_path("secrets", namespace, name))
 
 
 def _controlled_by(obj: dict[str, Any], uid: str) -> bool:

@@ -255,10 +255,7 @@ class Runner:
             except Exception:  # delivering late reports must never stop the run
                 LOGGER.exception("after %s ended", row.name)
         policy = (row.pod_obj.get("spec") or {}).get("restartPolicy")
-        with open(self.log_path(row.name), "ab") as log:
-            log.write(
-                f"[sedna run] {now_iso()} exited with {code if code is not None else 'unknown (lost)'}\n".encode()
-            )
+        self._note(row.name, f"exited with {code if code is not None else 'unknown (lost)'}")
         if should_restart(policy, code):
             self.store.update_worker(
                 row.name, pid=None, exit_code=code, next_start=now + restart_delay(row.restarts)
