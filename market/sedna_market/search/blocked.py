@@ -8,6 +8,9 @@ a small weighted point set ``(p, w)`` (a user's reduced set, or a compression of
   ``|z|^2`` is cached once per index and no per-entry pass is spent on the norms.
 * float32 throughout (twice the SIMD width, half the memory traffic); callers get a bound on the
   relative error of every kernel sum and re-score their head in float64, so rankings are exact.
+* the point side is scaled by ``log2(e)`` and the kernel taken with ``exp2``: numpy's float32
+  ``exp2`` is about 1.6x faster than its ``exp`` here (0.4 against 0.65 ns per entry on one core)
+  and more accurate (under 1 ulp, against under 2).
 * rows are processed in blocks of about :data:`BLOCK_ENTRIES` kernel entries into one reused
   buffer that stays in cache (product, in-place ``exp``, mat-vec); large searches split the rows
   over a few threads (numpy releases the GIL in these calls).  While they run, BLAS is held to
@@ -30,6 +33,7 @@ BLOCK_ENTRIES = 1 << 17
 #: searches with fewer kernel entries than this run in the calling thread
 PARALLEL_MIN_ENTRIES = 1 << 22
 EPS32 = float(np.finfo(np.float32).eps)
+LOG2E = float(np.log2(np.e))
 
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
@@ -127,10 +131,11 @@ class Mirror32:
 def _point_side(mirror: Mirror32, points: np.ndarray, gamma: float) -> tuple[np.ndarray, float]:
     P = np.asarray(points, dtype=np.float64) - mirror.center
     sq = np.einsum("ij,ij->i", P, P)
+    g = gamma * LOG2E  # base-2 exponent: the kernel is exp2 of the product
     paug = np.empty((P.shape[1] + 2, len(P)), dtype=np.float32)
-    paug[:-2] = (2.0 * gamma * P).T
-    paug[-2] = -gamma
-    paug[-1] = -gamma * sq
+    paug[:-2] = (2.0 * g * P).T
+    paug[-2] = -g
+    paug[-1] = -g * sq
     return paug, float(np.sqrt(sq.max())) if len(sq) else 0.0
 
 
@@ -143,7 +148,7 @@ def _run_rows(zaug: np.ndarray, beta: np.ndarray, paug: np.ndarray, w: np.ndarra
         e = min(s + rows, stop)
         b = buf[: e - s]
         np.matmul(zaug[s:e], paug, out=b)
-        np.exp(b, out=b)
+        np.exp2(b, out=b)
         np.matmul(b, w, out=out[s:e])
     out[start:stop] *= beta[start:stop]
 
@@ -155,7 +160,8 @@ def relative_error_bound(point_norms: np.ndarray, user_norm: float, gamma: float
     The exponent is a ``(d+2)``-term float32 dot whose terms sum in magnitude to at most
     ``g (|x| + |p|)^2``: error <= ``(d+2) eps`` times that (recursive summation; inputs rounded to
     float32 add a few ``eps`` more, hence ``d + 6``).  ``exp`` turns it into a relative error
-    ``expm1(.)``; the ``k``-term weighted sum, the product by ``beta`` and the float32 result add
+    ``expm1(.)`` (the same with ``exp2`` of the base-2 exponent: its error is ``log2(e)`` times
+    larger and ``2^x - 1 = expm1(x ln 2)``); the ``k``-term weighted sum, the product by ``beta`` and the float32 result add
     ``(k + 3) eps``.
     """
     exp_err = (d + 6) * EPS32 * gamma * (point_norms + user_norm) ** 2
@@ -186,6 +192,61 @@ def weighted_kernel_sums(
             futures = [
                 _pool(threads).submit(_run_rows, zaug, beta, paug, w, out, int(a), int(b))
                 for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+            ]
+            for fut in futures:
+                fut.result()
+    return out, p_max_norm
+
+
+def _run_models(zaug: np.ndarray, beta: np.ndarray, paug: np.ndarray, seg: np.ndarray, total: int,
+                out: np.ndarray, start: int, stop: int) -> None:
+    m = paug.shape[1]
+    ends = np.r_[seg[1:], total]
+    per_block = max(1, BLOCK_ENTRIES // max(1, m * max(1, (total // max(1, len(seg))))))
+    for a in range(start, stop, per_block):
+        b = min(a + per_block, stop)
+        r0, r1 = int(seg[a]), int(ends[b - 1])
+        block = np.matmul(zaug[r0:r1], paug)
+        np.exp2(block, out=block)
+        lens = ends[a:b] - seg[a:b]
+        if np.all(lens == lens[0]):
+            # uniform reduced sets (the usual case): one batched (1 x L) @ (L x m) product per model
+            L = int(lens[0])
+            np.matmul(beta[r0:r1].reshape(b - a, 1, L), block.reshape(b - a, L, m), out=out[a:b, None, :])
+        else:
+            block *= beta[r0:r1, None]
+            out[a:b] = np.add.reduceat(block, seg[a:b] - r0, axis=0)
+
+
+def segment_kernel_sums(
+    mirror: Mirror32,
+    points: np.ndarray,
+    gamma: float,
+    seg: np.ndarray,
+    rows: np.ndarray | None = None,
+    threads: int | None = None,
+) -> tuple[np.ndarray, float]:
+    """``V`` (float32, ``(models, m)``): ``V[i, j] = sum_{r in model i} beta_r exp(-gamma ||z_r - p_j||^2)``,
+    i.e. ``<Phi_i, k(p_j, .)>`` for each of the ``m`` points, and the largest ``|p - centre|``.
+
+    ``seg``: each model's first row among the stacked rows (or among ``rows``, when given).  Every
+    kernel entry carries :func:`relative_error_bound`'s error with ``k`` the model's point count.
+    """
+    paug, p_max_norm = _point_side(mirror, points, gamma)
+    zaug, beta = (mirror.zaug, mirror.beta) if rows is None else (mirror.zaug[rows], mirror.beta[rows])
+    seg = np.asarray(seg, dtype=np.int64)
+    n = len(seg)
+    out = np.empty((n, paug.shape[1]), dtype=np.float32)
+    threads = search_threads() if threads is None else max(1, threads)
+    if threads == 1 or zaug.shape[0] * paug.shape[1] < PARALLEL_MIN_ENTRIES:
+        _run_models(zaug, beta, paug, seg, zaug.shape[0], out, 0, n)
+    else:
+        bounds = np.linspace(0, n, threads + 1).astype(int)
+        with _SINGLE_BLAS:
+            futures = [
+                _pool(threads).submit(_run_models, zaug, beta, paug, seg, zaug.shape[0], out, int(a), int(b))
+                for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+                if b > a
             ]
             for fut in futures:
                 fut.result()

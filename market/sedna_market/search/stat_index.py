@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..spec.rkme import RKMETableSpec
-from .blocked import Mirror32, relative_error_bound, weighted_kernel_sums
+from .blocked import Mirror32, relative_error_bound, segment_kernel_sums, weighted_kernel_sums
 
-#: kernel entries computed per chunk (x 8 bytes): bounds peak memory of one search (~128 MiB)
-CHUNK_ELEMENTS = 1 << 24
+#: kernel entries per float64 block of the exact re-score (x 8 bytes: 512 KiB, stays in L2)
+CHUNK_ELEMENTS = 1 << 16
 #: kernel entries per block of the mixture Gram matrix (x 8 bytes: stays in cache)
 GRAM_BLOCK_ELEMENTS = 1 << 17
 
@@ -126,6 +126,23 @@ class DimGroup:
         v, p_norm = weighted_kernel_sums(mirror, points, weights, gamma, rows=rows)
         rel = relative_error_bound(self.max_norms[positions], p_norm, gamma, self.Z.shape[1], len(weights))
         return np.add.reduceat(v.astype(np.float64), seg), rel * self.masses[positions] * wsum
+
+    def approx_columns(
+        self, points: np.ndarray, gamma: float, positions: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """float32 ``<Phi_i, k(p_j, .)>`` for every model ``i`` (or those at ``positions``) and each
+        of the few points ``p_j`` (one row per model), and a bound on each entry's absolute error."""
+        mirror = self.mirror32()
+        at = np.arange(self.size) if positions is None else np.asarray(positions, dtype=np.int64)
+        if positions is None or 2 * len(at) > self.size:
+            V, p_norm = segment_kernel_sums(mirror, points, gamma, self.offsets)
+            V = V if positions is None else V[at]
+        else:
+            rows, seg = self.rows_of(at)
+            V, p_norm = segment_kernel_sums(mirror, points, gamma, seg, rows=rows)
+        k = int(self.lengths[at].max()) if len(at) else 1
+        rel = relative_error_bound(self.max_norms[at], p_norm, gamma, self.Z.shape[1], k)
+        return V, rel * self.masses[at]
 
     def _exact_rows(self, rows: np.ndarray | slice, zu: np.ndarray, wu: np.ndarray, gamma: float) -> np.ndarray:
         """float64 ``beta_i sum_j w_j k(z_i, u_j)`` for the given stacked rows (blocked, in place)."""
