@@ -17,8 +17,9 @@ Two venvs, because learnware pins torch, transformers and other heavy deps:
   ranking or a top 5, so each user gets two learnware searches: one paired with our full ranking,
   one with our top-5.
 * **Our two rankings.** ``full``: ``rank_single(index, user)``, every model ranked (float32 blocked
-  pass, head re-scored in float64); ``top-5``: ``rank_single(index, user, top=5)``, pruned with a
-  compressed user embedding whose RKHS error brackets every distance.
+  pass, head re-scored in float64, tail near-ties settled in float64); ``top-5``:
+  ``rank_single(index, user, top=5)``, pruned by exact bounds from a small RKHS subspace around the
+  user's embedding (``search/subspace.py``: 8, then 32, kernel columns per model point).
 * **Agreement.**  Per user: the ordered top 5 compared with learnware's, and the whole ranking
   compared position by position (``full identical``: both permutations equal).
 * **Hetero mode** (``--hetero``).  The same searches in the hetero (unified) space.  Every genuine
@@ -42,45 +43,21 @@ Usage::
     .venv/bin/python bench/bench_market_search.py --lw-python /tmp/lw-venv/bin/python --sizes 1000 10000
     .venv/bin/python bench/bench_market_search.py --lw-python /tmp/lw-venv/bin/python --sizes 1000 10000 --hetero
 
-Results (``--sizes 1000 10000 --search-users 20``; shared 2-core VM, load 3-10 from other sessions;
-generating the 10,030 specs took 40.9 min wall with 2 processes under ``nice``, 53 ms CPU per spec;
-learnware at 1 torch thread, its fastest; medians per search; a 10-user run gave 22x/19x at 1,000
-and 26x/24x at 10,000)::
+Results: docs/market.md, "Benchmark" (2026-12-02, quiet 2-core VM, 20 and 30 users, medians per
+search; generating the 10,030 specs took 8.2 min wall with 2 processes, 89 ms CPU per spec)::
 
     N       ours full   learnware   ratio   ours top-5  top-5 ratio  top-5 identical  whole ranking identical
-    1,000     8.1 ms      159 ms    19.8x      7.6 ms     21.2x        20/20            20/20
-    10,000   49.7 ms    1,658 ms    33.4x     40.3 ms     41.5x        20/20            17/20 (near-ties: 2 positions)
+    1,000    12.9 ms      355 ms    27.6x      7.9 ms     42.8x        20/20            20/20
+    10,000   88.7 ms    3,409 ms    38.4x     27.1 ms    124.7x        20/20            20/20
 
-Short of the aims (50x full, 100x top-5): the float32 kernel pass is >97% of a search and runs at
-0.5-0.85 ns per kernel entry here; on genuine specs the top-5 pruning keeps 40-80% of the models
-(a 16-point compression of a user's embedding is off by 8-25% of its norm), so top-5 costs about
-a full ranking.  See docs/market.md, "Benchmark".
-
-Hetero results (2026-12-02, ``--sizes 1000 10000 --search-users 20 --hetero``, under ``nice -n 10``;
-same VM, load 5-9; the same genuine specs mapped by the untrained engine into d = 64: 10,030 specs
-in 51 s, 5.1 ms per spec, 1 torch thread; mapping one user spec: median 4.7 ms, 4.6-5.7 ms over
-the 30 users, not in the ratio; learnware at 1 torch thread; medians per search; a 10-user run at
-load ~7 gave 11.6x/15.0x at 1,000 and 12.3x/41.6x at 10,000)::
-
-    N       ours full   learnware   ratio   ours top-5  top-5 ratio  top-5 identical  whole ranking identical
-    1,000    22.3 ms      258 ms    11.6x     20.1 ms     12.7x        20/20            19/20 (near-ties: 2 positions)
-    10,000  241.3 ms    3,187 ms    13.2x     57.4 ms     53.4x        20/20             6/20 (near-ties: max 6 positions)
-
-The full-ranking ratio is 1.7x (1,000) to 2.5x (10,000) lower than at d = 10 because of the
-dimension: our float32 kernel pass is a matrix product with d + 2 columns plus an ``exp``, and the
-product now dominates (our full ranking: 49.7 -> 241 ms at 10,000, ~5x), while learnware's
-per-model ``dist`` on 100x100 tensors is mostly call overhead (1,658 -> 3,187 ms, ~2x; the two
-runs were at different loads, so only roughly).  Top-5 gains instead: the untrained
-engine maps a spec's 100 reduced points close together (``||Phi_u||^2`` 0.63-0.79 against
-0.13-0.16 at d = 10), so the 16-point compression of a user is off by only 0.001-0.005 (0.08-0.11
-at d = 10) and pruning keeps 5-11 of 10,000 models (28-67% at d = 10; 4 users checked).  A
-trained engine probably spreads the points and moves the top-5 figure back towards the d = 10
-case; not measured.  The missed whole rankings are near-ties in the float32 tail (117-259 pairs of
-neighbouring exact distances closer than 1e-6 per user); the ordered top 5 always matches.
+The full ranking is short of its 50x aim: the float32 kernel pass over every model is >90% of it.
+The hetero mode's table is in the same section.
 
 (Where torch is already in the project venv, learnware can be installed with ``--no-deps`` plus its
 light deps, and a ``.pth`` file appended to learnware's venv can point at the project venv's
-site-packages for torch: the pin is for learnware's LLM parts, not its RKME code.)
+site-packages for torch: the pin is for learnware's LLM parts, not its RKME code.  On 2026-12-02
+that took ``pip install --no-deps learnware fast_pytorch_kmeans`` plus ``langdetect trl peft
+lm_eval docker shortuuid``.)
 """
 
 from __future__ import annotations
