@@ -50,7 +50,7 @@ def test_subspace_bounds_bracket_every_exact_distance(m: int, signed: bool) -> N
     for u in range(3):
         user = _user(rng, group.specs[u * 13].z2d.mean(0), signed)
         exact = group.distances(user)
-        sub = Subspace.around(user.z2d, user.beta, 0.1, m)
+        sub = Subspace.around(user.z2d, user.beta, 0.1, m, user.self_inner_prod(0.1))
         # the float32 columns with their error bound, as the search computes them
         V, err = group.approx_columns(sub.centres, 0.1)
         lo, hi = sub.bounds(V, err, selfs)

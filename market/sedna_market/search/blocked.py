@@ -12,7 +12,7 @@ a small weighted point set ``(p, w)`` (a user's reduced set, or a compression of
   ``exp2`` is about 1.6x faster than its ``exp`` here (0.4 against 0.65 ns per entry on one core)
   and more accurate (under 1 ulp, against under 2).
 * rows are processed in blocks of about :data:`BLOCK_ENTRIES` kernel entries into one reused
-  buffer that stays in cache (product, in-place ``exp``, mat-vec); large searches split the rows
+  buffer that stays in cache (product, in-place ``exp2``, mat-vec); large searches split the rows
   over a few threads (numpy releases the GIL in these calls).  While they run, BLAS is held to
   one thread per call (OpenBLAS's own threads would otherwise fight ours and serialise them);
   the previous setting is restored when the last parallel search of the process ends.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -183,26 +184,32 @@ def weighted_kernel_sums(
     zaug, beta = (mirror.zaug, mirror.beta) if rows is None else (mirror.zaug[rows], mirror.beta[rows])
     M = zaug.shape[0]
     out = np.empty(M, dtype=np.float32)
-    threads = search_threads() if threads is None else max(1, threads)
-    if threads == 1 or M * paug.shape[1] < PARALLEL_MIN_ENTRIES:
-        _run_rows(zaug, beta, paug, w, out, 0, M)
-    else:
-        bounds = np.linspace(0, M, threads + 1).astype(int)
-        with _SINGLE_BLAS:
-            futures = [
-                _pool(threads).submit(_run_rows, zaug, beta, paug, w, out, int(a), int(b))
-                for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-            ]
-            for fut in futures:
-                fut.result()
+    _split(lambda a, b: _run_rows(zaug, beta, paug, w, out, a, b), M, M * paug.shape[1], threads)
     return out, p_max_norm
+
+
+def _split(run: Callable[[int, int], None], n: int, entries: int, threads: int | None) -> None:
+    """``run(start, stop)`` over ``[0, n)``: in the calling thread for small searches (fewer than
+    :data:`PARALLEL_MIN_ENTRIES` kernel entries), else in contiguous parts on the search pool."""
+    threads = search_threads() if threads is None else max(1, threads)
+    if threads == 1 or entries < PARALLEL_MIN_ENTRIES:
+        run(0, n)
+        return
+    bounds = np.linspace(0, n, threads + 1).astype(int)
+    with _SINGLE_BLAS:
+        futures = [
+            _pool(threads).submit(run, int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a
+        ]
+        for fut in futures:
+            fut.result()
 
 
 def _run_models(zaug: np.ndarray, beta: np.ndarray, paug: np.ndarray, seg: np.ndarray, total: int,
                 out: np.ndarray, start: int, stop: int) -> None:
     m = paug.shape[1]
     ends = np.r_[seg[1:], total]
-    per_block = max(1, BLOCK_ENTRIES // max(1, m * max(1, (total // max(1, len(seg))))))
+    mean_points = max(1, total // max(1, len(seg)))
+    per_block = max(1, BLOCK_ENTRIES // (m * mean_points))  # whole models per block
     for a in range(start, stop, per_block):
         b = min(a + per_block, stop)
         r0, r1 = int(seg[a]), int(ends[b - 1])
@@ -235,19 +242,7 @@ def segment_kernel_sums(
     paug, p_max_norm = _point_side(mirror, points, gamma)
     zaug, beta = (mirror.zaug, mirror.beta) if rows is None else (mirror.zaug[rows], mirror.beta[rows])
     seg = np.asarray(seg, dtype=np.int64)
-    n = len(seg)
+    n, total = len(seg), zaug.shape[0]
     out = np.empty((n, paug.shape[1]), dtype=np.float32)
-    threads = search_threads() if threads is None else max(1, threads)
-    if threads == 1 or zaug.shape[0] * paug.shape[1] < PARALLEL_MIN_ENTRIES:
-        _run_models(zaug, beta, paug, seg, zaug.shape[0], out, 0, n)
-    else:
-        bounds = np.linspace(0, n, threads + 1).astype(int)
-        with _SINGLE_BLAS:
-            futures = [
-                _pool(threads).submit(_run_models, zaug, beta, paug, seg, zaug.shape[0], out, int(a), int(b))
-                for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-                if b > a
-            ]
-            for fut in futures:
-                fut.result()
+    _split(lambda a, b: _run_models(zaug, beta, paug, seg, total, out, a, b), n, total * paug.shape[1], threads)
     return out, p_max_norm

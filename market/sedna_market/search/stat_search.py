@@ -252,7 +252,7 @@ def _prune(group: DimGroup, user: RKMETableSpec, pos: np.ndarray, k: int) -> np.
     for stage, m in enumerate(PRUNE_STAGES):
         if stage and len(pos) <= STAGE_MIN_SURVIVORS:
             break
-        sub = Subspace.around(user.z2d, user.beta, gamma, m)
+        sub = Subspace.around(user.z2d, user.beta, gamma, m, user.self_inner_prod(gamma))
         V, err = group.approx_columns(sub.centres, gamma, positions=pos)
         lo, hi = sub.bounds(V, err, selfs[pos])
         fin = np.isfinite(lo) & np.isfinite(hi)

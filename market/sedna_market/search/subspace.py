@@ -62,8 +62,9 @@ class Subspace:
     r_hi: float
 
     @classmethod
-    def around(cls, points: np.ndarray, weights: np.ndarray, gamma: float, m: int) -> Subspace:
-        """The subspace of ``m`` well-spread points of the user's reduced set ``(points, weights)``."""
+    def around(cls, points: np.ndarray, weights: np.ndarray, gamma: float, m: int, self_ip: float) -> Subspace:
+        """The subspace of ``m`` well-spread points of the user's reduced set ``(points, weights)``;
+        ``self_ip``: the user's ``<Phi_u, Phi_u>`` under ``gamma`` (the spec caches it)."""
         P = np.asarray(points, dtype=np.float64)
         w = np.asarray(weights, dtype=np.float64)
         C = well_spread(P, w, min(m, len(P)))
@@ -71,7 +72,7 @@ class Subspace:
         keep = lam > CUTOFF * lam[-1]
         T = U[:, keep] / np.sqrt(lam[keep])
         b = T.T @ (gaussian_kernel(C, P, gamma) @ w)
-        uu = float(w @ gaussian_kernel(P, P, gamma) @ w)
+        uu = float(self_ip)
         bb = float(b @ b)
         # eigh's residuals and the products round at the level of eps times the condition number
         slack = 1e3 * _EPS / CUTOFF * (abs(uu) + bb)
