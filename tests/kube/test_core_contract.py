@@ -15,8 +15,9 @@ import pytest
 from sedna_operator.api import parse_resource
 from sedna_operator.controllers.plan import Plan
 from sedna_operator.runtime.kubernetes.apply import apply_plan
-from sedna_operator.runtime.kubernetes.client import KubeClient, load_credentials
-from sedna_operator.runtime.kubernetes.operator import OperatorThread
+from sedna_operator.runtime.kubernetes.client import ApiError, KubeClient, load_credentials
+from sedna_operator.runtime.kubernetes.engine import Key, _namespace_gone
+from sedna_operator.runtime.kubernetes.operator import OperatorThread, build_engine
 from tests.controllers.state_scenario import stale_succeeded_seen
 from tests.controllers.test_incrementallearning import job as il_job
 from tests.kube.test_operator_fixtures import (  # noqa: F401  (fixtures)
@@ -97,3 +98,47 @@ def test_controller_state_deletions_reach_etcd(kube: ControlPlane, namespace: st
     finally:
         loop.run_until_complete(client.close())
         loop.close()
+
+
+def test_a_write_into_a_deleted_namespace_ends_the_resource_not_an_error(
+    kube: ControlPlane, namespace: str, chart_identities: dict[str, Path]
+) -> None:
+    """A reconcile that read its resource (from the watch index, a moment behind) just before its
+    namespace was deleted gets a 404 for the namespace on its first write. That is the resource
+    being gone, as with the 403 of a terminating namespace: no error, no retry."""
+    gone = f"{namespace}-gone"
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}, "spec": {"ports": [{"port": 80}]}}
+    config = operator_config(chart_identities["operator"])
+
+    async def scenario() -> tuple[int, bool, bool, bool]:
+        engine = build_engine(config)
+        try:
+            with pytest.raises(ApiError) as into_gone:
+                await engine.client.request("POST", f"/api/v1/namespaces/{gone}/services", service)
+            with pytest.raises(ApiError) as missing_child:
+                await engine.client.request("GET", f"/api/v1/namespaces/{namespace}/services/nothing")
+            real = into_gone.value
+
+            async def write_into_gone(*_args: Any) -> Any:
+                raise real
+
+            engine._run = write_into_gone  # type: ignore[method-assign]
+            ours = Key("FederatedLearningJob", gone, "job")
+            other = Key("FederatedLearningJob", namespace, "job")
+            engine._get = lambda key: asyncio.sleep(0, {"metadata": {"name": key.name}})  # type: ignore[method-assign]
+            await engine._reconcile_once(ours)
+            errors_after_gone, retry_scheduled = engine.errors, ours in engine._timers
+            await engine._reconcile_once(other)  # the same 404 for another namespace is a real error
+            return (
+                errors_after_gone,
+                retry_scheduled,
+                engine.errors == 1 and other in engine._timers,
+                _namespace_gone(missing_child.value, namespace),
+            )
+        finally:
+            await engine.close()
+
+    errors, retried, other_is_error, child_404_is_namespace = asyncio.run(scenario())
+    assert (errors, retried) == (0, False)
+    assert other_is_error
+    assert not child_404_is_namespace

@@ -90,6 +90,18 @@ def _namespace_terminating(exc: ApiError) -> bool:
     return exc.status == 403 and "because it is being terminated" in str(exc)
 
 
+def _namespace_gone(exc: ApiError, namespace: str) -> bool:
+    """A write into ``namespace`` answered 404 for the namespace itself: it was deleted (with the
+    resource in it) between our read of the resource and the write."""
+    details = exc.body.get("details") if isinstance(exc.body, dict) else None
+    return (
+        exc.not_found
+        and isinstance(details, dict)
+        and details.get("kind") == "namespaces"
+        and details.get("name") == namespace
+    )
+
+
 def essence(body: Mapping[str, Any]) -> str:
     """A digest of what a reconcile can see of the resource: all of it but the fields every
     write changes (``resourceVersion``, ``managedFields``)."""
@@ -236,7 +248,8 @@ class Engine:
             await self._invalid_resource(key, exc)
             return
         except ApiError as exc:
-            if _namespace_terminating(exc):  # everything in it is going away: nothing to do
+            if _namespace_terminating(exc) or _namespace_gone(exc, key.namespace):
+                # everything in it is going (or gone): nothing to do
                 log.debug("%s: namespace is being deleted, not reconciled", key)
                 self.forget(key)
             else:
