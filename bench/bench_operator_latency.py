@@ -5,7 +5,8 @@ Run: ``PATH=~/.cache/sedna/bin:$PATH .venv/bin/python bench/bench_operator_laten
 Starts etcd + kube-apiserver + kube-controller-manager (tests.support.apiserver), the sedna
 CRDs and the operator in-process (admin credentials, standalone), then measures:
 
-1. latency: one JointInferenceService created -> both worker pods exist (and its Service);
+1. latency: one JointInferenceService created -> both worker pods exist (and its Service),
+   ``--repeat`` times, each in its own namespace (the median is reported);
 2. throughput: ``--count`` JointInferenceServices created in one ``kubectl create`` -> all
    ``2 x count`` pods exist;
 3. baseline "pods": the very pods the operator made (server fields stripped), created with a
@@ -17,8 +18,14 @@ CRDs and the operator in-process (admin credentials, standalone), then measures:
 5. the operator's own part: from ``kubectl create`` of the resources until its Deployments and
    Services exist, against the time ``kubectl create`` takes for those very objects and for the
    pods. The pods then come from kube-controller-manager (ReplicaSet, then pod, through a client
-   limited to 20 requests/s by default), which bounds "pods exist" for any Deployment-based
-   workload, the operator's or a user's.
+   limited to 20 requests/s by default; ``--controller-qps`` raises it), which bounds "pods
+   exist" for any Deployment-based workload, the operator's or a user's.
+
+Also timed, with no operator running: ``kubectl create`` of the ``--count`` resources themselves
+into a fresh namespace (the first step of the operator's figure, so a floor under it).
+
+Before each baseline the bench waits until kube-controller-manager has caught up with the
+earlier runs' Deployments, so a backlog held up by its rate limit is not charged to the next run.
 
 Also printed: the operator's API requests per resource (``KubeClient.calls``). The ratio
 operator/baseline compares across machines; the absolute numbers do not.
@@ -194,6 +201,26 @@ def _plain_objects(kube: ControlPlane, ns: str) -> tuple[list[dict[str, Any]], i
     return objs, pods + sum(1 for o in objs if o["kind"] == "Pod")
 
 
+def _settle(kube: ControlPlane, namespaces: list[str], timeout: float = 300) -> None:
+    """Wait until kube-controller-manager has caught up with the Deployments in ``namespaces``
+    (status observed and replicas counted), so that no backlog of an earlier run, held up by its
+    client's rate limit, is charged to the next one."""
+    started = time.monotonic()
+
+    def settled(d: dict[str, Any]) -> bool:
+        status, spec = d.get("status") or {}, d["spec"]
+        return bool(
+            status.get("observedGeneration", 0) >= d["metadata"].get("generation", 1)
+            and status.get("replicas") == spec.get("replicas", 1)
+        )
+
+    for ns in namespaces:
+        while not all(settled(d) for d in kube.request("GET", f"/apis/apps/v1/namespaces/{ns}/deployments")["items"]):
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"Deployments in {ns} not settled after {timeout}s")
+            time.sleep(0.2)
+
+
 def _baseline_objects(kube: ControlPlane, ns_from: str, ns: str) -> tuple[float, float]:
     """``kubectl create`` of the operator's objects: seconds until it returns (all objects
     exist) and until their pods exist."""
@@ -214,11 +241,43 @@ def _baseline(kube: ControlPlane, manifests: list[dict[str, Any]], ns: str) -> f
     return _wait_pods(kube, ns, len(manifests), started)
 
 
+def _create_resources(kube: ControlPlane, ns: str, count: int) -> float:
+    """Seconds ``kubectl create`` of ``count`` resources takes with no operator running: the
+    floor under the operator's figure, which starts with this very command."""
+    _namespace(kube, ns)
+    text = yaml.safe_dump_all([_ji(f"ji-{i:03d}") for i in range(count)])
+    started = time.perf_counter()
+    kube.kubectl("create", "-n", ns, "-f", "-", input=text)
+    return time.perf_counter() - started
+
+
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def _median_pair(pairs: list[tuple[float, float]]) -> tuple[float, float]:
+    return _median([a for a, _ in pairs]), _median([b for _, b in pairs])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--count", type=int, default=100)
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=5,
+        help="runs of the 1-resource case, each side (the median is reported): one run is a few "
+        "hundred milliseconds, and varies by more than the ratio target",
+    )
+    parser.add_argument(
+        "--controller-qps",
+        type=int,
+        default=None,
+        help="kube-controller-manager's --kube-api-qps (burst twice that); Kubernetes' default is 20",
+    )
     args = parser.parse_args()
-    kube = start_control_plane(Path(tempfile.mkdtemp(prefix="sedna-bench-")))
+    kube = start_control_plane(Path(tempfile.mkdtemp(prefix="sedna-bench-")), controller_qps=args.controller_qps)
+    ones = [f"bench-one-{k}" for k in range(args.repeat)]
     try:
         kube.kubectl("apply", "-f", str(REPO / "crds"))
         kube.kubectl(
@@ -231,7 +290,8 @@ def main() -> None:
         )
         op = OperatorThread(OperatorConfig(kubeconfig=str(kube.kubeconfig), resync_seconds=0)).start()
         try:
-            one = _operator_run(kube, _namespace(kube, "bench-one"), 1)
+            one_runs = [_operator_run(kube, _namespace(kube, ns), 1) for ns in ones]
+            _settle(kube, ones)
             many = _operator_run(kube, _namespace(kube, "bench-many"), args.count)
             errors = op.engine.errors
             # Let the operator settle (pod/Deployment status events), then count its requests.
@@ -239,9 +299,14 @@ def main() -> None:
             calls = dict(getattr(op.engine.client, "calls", {}))  # older clients did not count
         finally:
             op.stop()
-        base_one = _baseline(kube, _plain_pods(kube, "bench-one", 1), "plain-one")
+        _settle(kube, ["bench-many"])
+        base_ones = [_baseline(kube, _plain_pods(kube, ns, 1), f"plain-{ns}") for ns in ones]
+        objs_ones = []
+        for ns in ones:
+            objs_ones.append(_baseline_objects(kube, ns, f"objects-{ns}"))
+            _settle(kube, [f"objects-{ns}"])
         base_many = _baseline(kube, _plain_pods(kube, "bench-many", args.count), "plain-many")
-        objs_one = _baseline_objects(kube, "bench-one", "objects-one")
+        resources_many = _create_resources(kube, "resources-many", args.count)
         objs_many = _baseline_objects(kube, "bench-many", "objects-many")
     finally:
         kube.stop()
@@ -253,19 +318,30 @@ def main() -> None:
             "kubectl_create_pods_s": round(pods_s, 3), "ratio_pods": round(op_pods / pods_s, 2),
             "kubectl_create_objects_s": round(objs_pods, 3), "ratio_objects": round(op_pods / objs_pods, 2),
             # The operator's own part: its Deployments and Services exist. From there the pods are
-            # kube-controller-manager's work (ReplicaSets, then pods, at its client's 20 qps).
+            # kube-controller-manager's work (ReplicaSets, then pods, at its client's rate limit).
             "operator_objects_s": round(op_objects, 3),
             "ratio_operator_objects_to_kubectl_create_pods": round(op_objects / pods_s, 2),
             "ratio_operator_objects_to_kubectl_create_objects": round(op_objects / objs_created, 2),
         }  # fmt: skip
 
     result = {
-        "resources_1": row(one, base_one, objs_one),
-        f"resources_{args.count}": {**row(many, base_many, objs_many), "pods": 2 * args.count},
+        "controller_qps": args.controller_qps or 20,
+        f"resources_1_median_of_{args.repeat}": {
+            **row(_median_pair(one_runs), _median(base_ones), _median_pair(objs_ones)),
+            "operator_runs_s": [round(b, 3) for _, b in one_runs],
+            "kubectl_create_pods_runs_s": [round(b, 3) for b in base_ones],
+        },
+        f"resources_{args.count}": {
+            **row(many, base_many, objs_many),
+            "pods": 2 * args.count,
+            # No operator: the resources' own creation, against the pods baseline.
+            "kubectl_create_resources_alone_s": round(resources_many, 3),
+            "ratio_resources_alone_to_kubectl_create_pods": round(resources_many / base_many, 2),
+        },
         "reconcile_errors": errors,
         "api_requests": calls,
         # Includes the reconciler's own requeues while pods are not running (none run here).
-        "api_requests_per_resource": round(sum(calls.values()) / (args.count + 1), 1),
+        "api_requests_per_resource": round(sum(calls.values()) / (args.count + args.repeat), 1),
     }
     print(json.dumps(result, indent=2))
 

@@ -177,8 +177,17 @@ def _write_kubeconfig(path: Path, url: str, token: str) -> None:
     path.write_text(json.dumps(config, indent=2))
 
 
-def start_control_plane(workdir: Path | None = None, controller_manager: bool = True, timeout: float = 120) -> ControlPlane:
-    """Start etcd, kube-apiserver and (optionally) kube-controller-manager; wait until ready."""
+def start_control_plane(
+    workdir: Path | None = None,
+    controller_manager: bool = True,
+    timeout: float = 120,
+    controller_qps: int | None = None,
+) -> ControlPlane:
+    """Start etcd, kube-apiserver and (optionally) kube-controller-manager; wait until ready.
+
+    ``controller_qps`` raises kube-controller-manager's client limit (``--kube-api-qps``, burst
+    twice that) from Kubernetes' default of 20 requests/s, as clusters tuned for bursts of
+    Deployments do."""
     bins = ensure_binaries()
     workdir = workdir or Path(tempfile.mkdtemp(prefix="sedna-kube-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -249,6 +258,8 @@ def start_control_plane(workdir: Path | None = None, controller_manager: bool = 
                 "--service-account-private-key-file", str(sa_key),
                 "--use-service-account-credentials=false",
                 "--leader-elect=false",
+                *(["--kube-api-qps", str(controller_qps), "--kube-api-burst", str(2 * controller_qps)]
+                  if controller_qps else []),
                 "--v", "1",
             ])  # fmt: skip
 
